@@ -1,0 +1,74 @@
+/* Command line → struct rl_options. Pure: reads only argv, has no side
+ * effects, prints nothing. torchrun's spellings are accepted: every flag
+ * may use '_' for '-', and --nproc-per-node / --nnodes / --rdzv-id are
+ * aliases. "--flag value" and "--flag=value" both work. The command starts
+ * at "--" or at the first argument that is not an option.
+ */
+#ifndef RLAUNCH_OPTIONS_H
+#define RLAUNCH_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rlaunch/strv.h"
+
+#define RL_MAX_LOCAL_RANKS 1024
+#define RL_DEFAULT_MASTER_PORT 29500
+#define RL_DEFAULT_GRACE_S 30.0
+
+enum rl_action { RL_ACTION_RUN, RL_ACTION_HELP, RL_ACTION_VERSION };
+
+/* What each rank sees of CUDA_VISIBLE_DEVICES (see README). */
+enum rl_cvd_policy {
+	RL_CVD_RESET,  /* unset it; LOCAL_RANK = physical GPU id */
+	RL_CVD_KEEP,   /* pass it on unchanged; LOCAL_RANK = index into it */
+	RL_CVD_SINGLE, /* set it to the rank's own GPU only */
+};
+
+enum rl_net_preset { RL_NET_AUTO, RL_NET_EFA, RL_NET_IB, RL_NET_SOCKET, RL_NET_NONE };
+
+enum rl_cpu_affinity { RL_AFFINITY_GPU, RL_AFFINITY_NONE };
+
+struct rl_options {
+	enum rl_action action;
+	int gpus_per_node;          /* -1: from CUDA_VISIBLE_DEVICES or the machine */
+	int nodes;
+	int node_rank;              /* -1: not given */
+	const char *master_addr;    /* NULL: default */
+	int master_port;            /* 0: pick a free port */
+	struct rl_strv env_overrides; /* "K=V", applied last, in order */
+	enum rl_net_preset net;
+	enum rl_cvd_policy cvd;
+	enum rl_cpu_affinity affinity;
+	int max_restarts;
+	double grace_s;
+	const char *log_dir;
+	bool prefix;
+	bool ranks_filter_set;
+	uint8_t ranks_filter[RL_MAX_LOCAL_RANKS / 8]; /* local ranks shown on the console */
+	const char *run_id;         /* NULL: SLURM_JOB_ID or random */
+	bool dry_run;
+	char **command;             /* points into argv; NULL-terminated */
+};
+
+void rl_options_init(struct rl_options *o);
+void rl_options_release(struct rl_options *o);
+
+/**
+ * Parse argv. Returns 0, or -EINVAL with a one-line reason in err (no
+ * "rlaunch:" prefix) and o left safe to release. A missing command is an
+ * error only for RL_ACTION_RUN.
+ */
+int rl_options_parse(struct rl_options *o, int argc, char **argv, char *err, size_t errlen);
+
+/** Is this local rank's output shown on the console? */
+bool rl_options_shows_rank(const struct rl_options *o, int local_rank);
+
+const char *rl_net_preset_name(enum rl_net_preset net);
+const char *rl_cvd_policy_name(enum rl_cvd_policy cvd);
+
+/** The --help text. */
+extern const char rl_usage_text[];
+
+#endif

@@ -1,0 +1,39 @@
+/* One output stream (stdout or stderr) of one rank, read by the agent and
+ * passed on line by line: to the console with a "[rankN]:" prefix (when the
+ * rank is shown there) and, raw, to the rank's log file. Each line reaches
+ * the console in one write(2), so lines of different ranks never mix. A
+ * line longer than the buffer is passed on in pieces; a last line without
+ * newline gets one at EOF.
+ */
+#ifndef RLAUNCH_RANK_OUTPUT_H
+#define RLAUNCH_RANK_OUTPUT_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#define RL_OUTPUT_LINE_MAX 65536
+
+struct rl_output_stream {
+	uv_pipe_t pipe;
+	int console_fd;        /* 1, 2, or -1 when not shown */
+	int log_fd;            /* -1 when none; not owned */
+	char prefix[32];
+	size_t prefix_len;
+	char *line;            /* partial line, RL_OUTPUT_LINE_MAX + prefix bytes */
+	size_t line_len;
+	bool reading;
+	bool eof;
+	bool closed;
+	void (*on_closed)(struct rl_output_stream *s);
+	void *data;
+};
+
+/** uv_pipe_init and buffers; prefix "" for none. 0 or a negative libuv error. */
+int rl_output_stream_init(uv_loop_t *loop, struct rl_output_stream *s, int console_fd,
+			  int log_fd, const char *prefix);
+/** Start reading once the process was spawned with s->pipe as its stdio. */
+int rl_output_stream_start(struct rl_output_stream *s);
+/** Flush what is buffered and close; on_closed runs once the handle is closed. */
+void rl_output_stream_close(struct rl_output_stream *s);
+
+#endif

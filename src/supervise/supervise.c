@@ -1,0 +1,525 @@
+#include "rlaunch/supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rlaunch/exit_codes.h"
+#include "rlaunch/log.h"
+#include "rlaunch/rank_output.h"
+#include "rlaunch/reaper.h"
+#include "rlaunch/summary.h"
+#include "rlaunch/worker_stage.h"
+
+#define POLL_MS 50
+#define KILL_WAIT_MS 5000   /* after SIGKILL, how long to wait for the kernel */
+#define DRAIN_WAIT_MS 1000  /* after the last process, how long output may lag */
+#define MAX_ORPHANS 256
+
+static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
+#define NSIGNALS (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
+
+enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_CLOSING, JOB_DONE };
+
+struct rank_proc {
+	struct job *job;
+	int local;
+	uv_process_t proc;
+	struct rl_output_stream out, err;
+	bool piped;            /* out/err are pipes read by the agent */
+	bool proc_init, ctl_init; /* handles to close at the end of the attempt */
+	uv_pipe_t ctl;
+	char ctl_buf[sizeof(struct rl_exec_failure)];
+	size_t ctl_len;
+	int log_fd;
+	pid_t pid;
+	bool running;
+	struct rl_failure exit;  /* filled when it exits */
+};
+
+struct job {
+	const struct rl_job_params *p;
+	uv_loop_t *loop;
+	enum job_state state;
+	struct rank_proc *ranks;
+	int nranks;
+	int live;              /* rank processes not yet exited */
+	int pending_closes;    /* handles of this attempt still closing */
+	int restart_count;
+	uv_signal_t signals[NSIGNALS];
+	uv_signal_t sigchld;
+	uv_timer_t poll;
+	uint64_t stop_started, kill_sent, all_gone_at;
+	bool killed;
+	int stop_signal;       /* signal rlaunch received that stopped the job */
+	bool system_error;
+	bool have_root;
+	int root_local;
+	struct rl_failure root;
+	struct rl_failure *others;
+	size_t nothers;
+	bool exec_failure_reported;
+};
+
+static void start_attempt(struct job *job);
+static void begin_stop(struct job *job, int sig);
+
+static void now_realtime(struct timespec *ts)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static size_t rank_pids(struct job *job, pid_t *out)
+{
+	size_t n = 0;
+	for (int i = 0; i < job->nranks; i++)
+		if (job->ranks[i].running)
+			out[n++] = job->ranks[i].pid;
+	return n;
+}
+
+/* Send sig to every rank's group and every adopted orphan. Returns whether
+ * any process of the job is still there. */
+static bool signal_everything(struct job *job, int sig)
+{
+	pid_t exclude[RL_MAX_LOCAL_RANKS], orphans[MAX_ORPHANS];
+	size_t nexclude = rank_pids(job, exclude);
+	size_t norphans = rl_reaper_sweep(getpid(), exclude, nexclude, orphans, MAX_ORPHANS);
+	bool any = job->live > 0 || norphans > 0;
+
+	for (int i = 0; i < job->nranks; i++)
+		if (job->ranks[i].pid > 0 && rl_signal_group(job->ranks[i].pid, sig))
+			any = true;
+	for (size_t i = 0; i < norphans && i < MAX_ORPHANS; i++)
+		kill(orphans[i], sig);
+	return any;
+}
+
+static bool output_drained(struct job *job)
+{
+	for (int i = 0; i < job->nranks; i++) {
+		const struct rank_proc *r = &job->ranks[i];
+		if (r->piped && (!r->out.eof || !r->err.eof))
+			return false;
+	}
+	return true;
+}
+
+/* ---- closing an attempt ---------------------------------------------- */
+
+static bool should_restart(struct job *job)
+{
+	return job->have_root && !job->stop_signal && !job->system_error &&
+	       !job->root.exec_error && job->restart_count < job->p->opts->max_restarts;
+}
+
+static void finish(struct job *job)
+{
+	job->state = JOB_DONE;
+	for (size_t i = 0; i < NSIGNALS; i++)
+		uv_close((uv_handle_t *)&job->signals[i], NULL);
+	uv_close((uv_handle_t *)&job->sigchld, NULL);
+	uv_close((uv_handle_t *)&job->poll, NULL);
+	if (job->have_root && !job->stop_signal)
+		rl_summary_print(&job->root, job->others, job->nothers, job->restart_count);
+}
+
+static void attempt_closed(struct job *job)
+{
+	char how[128];
+
+	/* the exec failure report may arrive after the exit */
+	if (job->have_root)
+		job->root.exec_error = job->ranks[job->root_local].exit.exec_error;
+	for (int i = 0; i < job->nranks; i++)
+		if (job->ranks[i].log_fd >= 0) {
+			close(job->ranks[i].log_fd);
+			job->ranks[i].log_fd = -1;
+		}
+	if (!should_restart(job)) {
+		finish(job);
+		return;
+	}
+	job->restart_count++;
+	rl_log("rank %d failed (%s); restarting all ranks (restart %d of %d)", job->root.rank,
+	       rl_failure_describe(&job->root, how, sizeof(how)), job->restart_count,
+	       job->p->opts->max_restarts);
+	job->have_root = false;
+	job->nothers = 0;
+	start_attempt(job);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct rank_proc *r = h->data;
+	struct job *job = r->job;
+	if (--job->pending_closes == 0)
+		attempt_closed(job);
+}
+
+static void on_stream_closed(struct rl_output_stream *s)
+{
+	struct job *job = s->data;
+	if (--job->pending_closes == 0)
+		attempt_closed(job);
+}
+
+static void close_attempt(struct job *job)
+{
+	job->state = JOB_CLOSING;
+	uv_timer_stop(&job->poll);
+	job->pending_closes = 1; /* held until every close is queued */
+	for (int i = 0; i < job->nranks; i++) {
+		struct rank_proc *r = &job->ranks[i];
+		if (r->proc_init) {
+			job->pending_closes++;
+			uv_close((uv_handle_t *)&r->proc, on_handle_closed);
+		}
+		if (r->ctl_init) {
+			job->pending_closes++;
+			uv_close((uv_handle_t *)&r->ctl, on_handle_closed);
+		}
+		r->proc_init = r->ctl_init = false;
+		if (r->piped) {
+			job->pending_closes += 2;
+			rl_output_stream_close(&r->out);
+			rl_output_stream_close(&r->err);
+			r->piped = false;
+		}
+	}
+	if (--job->pending_closes == 0)
+		attempt_closed(job);
+}
+
+/* ---- stopping ---------------------------------------------------------- */
+
+static void on_poll(uv_timer_t *t)
+{
+	struct job *job = t->data;
+	uint64_t now = uv_now(job->loop);
+	bool any = signal_everything(job, 0);
+
+	if (!any) {
+		if (!job->all_gone_at)
+			job->all_gone_at = now;
+		if (output_drained(job) || now - job->all_gone_at >= DRAIN_WAIT_MS)
+			close_attempt(job);
+		return;
+	}
+	if (!job->killed && now - job->stop_started >= (uint64_t)(job->p->opts->grace_s * 1000)) {
+		if (job->p->opts->grace_s > 0)
+			rl_log("ranks still running %.1f s after the stop signal; sending SIGKILL",
+			       job->p->opts->grace_s);
+		signal_everything(job, SIGKILL);
+		job->killed = true;
+		job->kill_sent = now;
+	} else if (job->killed && now - job->kill_sent >= KILL_WAIT_MS) {
+		rl_warn("some processes did not exit %d s after SIGKILL (stuck in the kernel?); giving up on them",
+			KILL_WAIT_MS / 1000);
+		close_attempt(job);
+	} else if (job->killed) {
+		signal_everything(job, SIGKILL); /* newly adopted orphans */
+	}
+}
+
+static void begin_stop(struct job *job, int sig)
+{
+	job->state = JOB_STOPPING;
+	job->stop_started = uv_now(job->loop);
+	job->killed = false;
+	job->all_gone_at = 0;
+	signal_everything(job, sig);
+	uv_timer_start(&job->poll, on_poll, 0, POLL_MS);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+	struct rank_proc *r = proc->data;
+	struct job *job = r->job;
+
+	r->running = false;
+	job->live--;
+	r->exit.exit_code = (int)status;
+	r->exit.signal = term_signal;
+	now_realtime(&r->exit.when);
+
+	if (status != 0 || term_signal != 0) {
+		if (job->state == JOB_RUNNING && !job->have_root) {
+			job->have_root = true;
+			job->root_local = r->local;
+			job->root = r->exit;
+			begin_stop(job, SIGTERM);
+			return;
+		}
+		/* a rank that failed on its own, not from our stop signal */
+		if (!job->stop_signal && term_signal != SIGTERM && term_signal != SIGKILL &&
+		    job->nothers < (size_t)job->nranks && job->have_root)
+			job->others[job->nothers++] = r->exit;
+	}
+	if (job->state == JOB_RUNNING && job->live == 0)
+		begin_stop(job, SIGTERM);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct job *job = h->data;
+
+	if (job->state == JOB_CLOSING || job->state == JOB_DONE)
+		return;
+	if (sig == SIGUSR1 || sig == SIGUSR2) {
+		signal_everything(job, sig);
+		return;
+	}
+	if (job->state == JOB_RUNNING) {
+		const char *abbrev = sigabbrev_np(sig);
+		rl_log("received SIG%s; forwarding it to all ranks and stopping the job (again to kill now)",
+		       abbrev ? abbrev : "?");
+		job->stop_signal = sig;
+		begin_stop(job, sig);
+		return;
+	}
+	if (!job->stop_signal)
+		job->stop_signal = sig;
+	if (!job->killed) {
+		rl_log("received another stop signal; sending SIGKILL to all ranks");
+		signal_everything(job, SIGKILL);
+		job->killed = true;
+		job->kill_sent = uv_now(job->loop);
+	}
+}
+
+static void on_sigchld(uv_signal_t *h, int sig)
+{
+	struct job *job = h->data;
+	pid_t exclude[RL_MAX_LOCAL_RANKS], live[1];
+	(void)sig;
+	/* reap adopted orphans that exited; ranks are libuv's to reap */
+	rl_reaper_sweep(getpid(), exclude, rank_pids(job, exclude), live, 0);
+}
+
+static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct rank_proc *r = h->data;
+	(void)suggested;
+	*buf = uv_buf_init(r->ctl_buf + r->ctl_len, (unsigned)(sizeof(r->ctl_buf) - r->ctl_len));
+	if (buf->len == 0)
+		*buf = uv_buf_init(r->ctl_buf, sizeof(r->ctl_buf)); /* excess: overwrite */
+}
+
+static void on_ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct rank_proc *r = s->data;
+	struct rl_exec_failure msg;
+	(void)buf;
+
+	if (nread < 0) {
+		uv_read_stop(s);
+		return;
+	}
+	r->ctl_len += (size_t)nread;
+	if (r->ctl_len < sizeof(msg) || r->exit.exec_error)
+		return;
+	memcpy(&msg, r->ctl_buf, sizeof(msg));
+	if (msg.magic != RL_EXEC_FAILURE_MAGIC || msg.error <= 0)
+		return;
+	r->exit.exec_error = msg.error;
+	if (!r->job->exec_failure_reported) {
+		r->job->exec_failure_reported = true;
+		rl_log("cannot run '%s': %s", r->job->p->command[0],
+		       msg.error == ENOENT ? "command or its interpreter not found" : strerror(msg.error));
+	}
+}
+
+/* ---- starting ranks ----------------------------------------------------- */
+
+static int open_log(struct job *job, struct rank_proc *r)
+{
+	char path[4096];
+	const struct rl_rank_slot *s = &job->p->plan->slots[r->local];
+
+	r->log_fd = -1;
+	if (!job->p->opts->log_dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/rank%d.log", job->p->opts->log_dir, s->rank);
+	r->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (r->log_fd < 0) {
+		rl_log("cannot open log file '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	if (job->restart_count > 0) {
+		char header[96];
+		int n = snprintf(header, sizeof(header), "---- rlaunch: restart %d ----\n",
+				 job->restart_count);
+		if (write(r->log_fd, header, (size_t)n) < 0)
+			return 0;
+	}
+	return 0;
+}
+
+static int spawn_rank(struct job *job, struct rank_proc *r)
+{
+	const struct rl_options *o = job->p->opts;
+	const struct rl_rank_slot *slot = &job->p->plan->slots[r->local];
+	bool shown = rl_options_shows_rank(o, r->local);
+	struct rl_rank_env_input env_in = job->p->env_in;
+	struct rl_strv env, args;
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[4];
+	char prefix[32] = "";
+	int rc;
+
+	r->job = job;
+	r->pid = 0;
+	r->ctl_len = 0;
+	memset(&r->exit, 0, sizeof(r->exit));
+	r->exit.rank = slot->rank;
+	r->exit.local_rank = r->local;
+	r->exit.node_rank = job->p->plan->node_rank;
+	r->exit.host = job->p->host;
+	r->piped = o->prefix || o->log_dir || !shown;
+	if (o->prefix)
+		snprintf(prefix, sizeof(prefix), "[rank%d]:", slot->rank);
+
+	/* handles initialised here are closed at the end of the attempt, spawned or not */
+	r->ctl_init = uv_pipe_init(job->loop, &r->ctl, 0) == 0;
+	r->ctl.data = r;
+	r->proc.data = r;
+	if (r->piped) {
+		rl_output_stream_init(job->loop, &r->out, shown ? STDOUT_FILENO : -1, -1, prefix);
+		rl_output_stream_init(job->loop, &r->err, shown ? STDERR_FILENO : -1, -1, prefix);
+		r->out.data = r->err.data = job;
+		r->out.on_closed = r->err.on_closed = on_stream_closed;
+	}
+
+	env_in.restart_count = job->restart_count;
+	if (rl_rank_env_build(&env, &env_in, r->local) < 0)
+		return UV_ENOMEM;
+	if (rl_worker_stage_argv(&args, getpid(), slot->gpu, o->affinity == RL_AFFINITY_GPU,
+				 job->p->command) < 0) {
+		rl_strv_release(&env);
+		return UV_ENOMEM;
+	}
+	if (open_log(job, r) < 0) {
+		rc = UV_EIO;
+		goto out;
+	}
+	r->out.log_fd = r->err.log_fd = r->log_fd;
+
+	stdio[0].flags = UV_IGNORE;
+	if (r->piped) {
+		stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[1].data.stream = (uv_stream_t *)&r->out.pipe;
+		stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+		stdio[2].data.stream = (uv_stream_t *)&r->err.pipe;
+	} else {
+		stdio[1].flags = UV_INHERIT_FD;
+		stdio[1].data.fd = STDOUT_FILENO;
+		stdio[2].flags = UV_INHERIT_FD;
+		stdio[2].data.fd = STDERR_FILENO;
+	}
+	stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[3].data.stream = (uv_stream_t *)&r->ctl;
+
+	memset(&po, 0, sizeof(po));
+	po.exit_cb = on_rank_exit;
+	po.file = "/proc/self/exe"; /* this very binary, even if replaced on disk */
+	po.args = args.v;
+	po.env = env.v;
+	po.flags = UV_PROCESS_DETACHED; /* setsid: own session and process group */
+	po.stdio_count = 4;
+	po.stdio = stdio;
+
+	rc = uv_spawn(job->loop, &r->proc, &po);
+	r->proc_init = true; /* uv_spawn initialises the handle even when it fails */
+	if (rc == 0) {
+		r->pid = r->proc.pid;
+		r->exit.pid = r->pid;
+		r->running = true;
+		job->live++;
+		uv_read_start((uv_stream_t *)&r->ctl, on_ctl_alloc, on_ctl_read);
+		if (r->piped) {
+			rl_output_stream_start(&r->out);
+			rl_output_stream_start(&r->err);
+		}
+	}
+out:
+	rl_strv_release(&env);
+	rl_strv_release(&args);
+	return rc;
+}
+
+static void start_attempt(struct job *job)
+{
+	job->state = JOB_RUNNING;
+	job->live = 0;
+	for (int i = 0; i < job->nranks; i++) {
+		int rc = spawn_rank(job, &job->ranks[i]);
+		if (rc < 0) {
+			rl_log("cannot start local rank %d: %s", i, uv_strerror(rc));
+			job->system_error = true;
+			begin_stop(job, SIGTERM);
+			return;
+		}
+	}
+}
+
+int rl_job_run(const struct rl_job_params *params)
+{
+	struct job job;
+	int status;
+
+	memset(&job, 0, sizeof(job));
+	job.p = params;
+	job.loop = uv_default_loop();
+	job.nranks = params->plan->gpus_per_node;
+	job.ranks = calloc((size_t)job.nranks, sizeof(*job.ranks));
+	job.others = calloc((size_t)job.nranks, sizeof(*job.others));
+	if (!job.ranks || !job.others) {
+		rl_log("out of memory");
+		free(job.ranks);
+		free(job.others);
+		return RL_EXIT_SYSTEM;
+	}
+	for (int i = 0; i < job.nranks; i++) {
+		job.ranks[i].local = i;
+		job.ranks[i].log_fd = -1;
+	}
+	if (rl_reaper_become_subreaper() < 0)
+		rl_warn("cannot become a child subreaper: orphaned grandchildren may outlive the job");
+	signal(SIGPIPE, SIG_IGN);
+
+	for (size_t i = 0; i < NSIGNALS; i++) {
+		uv_signal_init(job.loop, &job.signals[i]);
+		job.signals[i].data = &job;
+		uv_signal_start(&job.signals[i], on_signal, forwarded_signals[i]);
+	}
+	uv_signal_init(job.loop, &job.sigchld);
+	job.sigchld.data = &job;
+	uv_signal_start(&job.sigchld, on_sigchld, SIGCHLD);
+	uv_timer_init(job.loop, &job.poll);
+	job.poll.data = &job;
+	start_attempt(&job);
+	uv_run(job.loop, UV_RUN_DEFAULT);
+
+	if (job.system_error)
+		status = RL_EXIT_SYSTEM;
+	else if (job.stop_signal)
+		status = 128 + job.stop_signal;
+	else if (job.have_root)
+		status = rl_failure_status(&job.root);
+	else
+		status = RL_EXIT_OK;
+	free(job.ranks);
+	free(job.others);
+	uv_loop_close(job.loop);
+	return status;
+}
