@@ -19,6 +19,7 @@ const char rl_usage_text[] =
 "                         the GPUs in CUDA_VISIBLE_DEVICES, else the GPUs of the\n"
 "                         machine. Without GPUs, G CPU processes are started.\n"
 "  --nodes N              number of nodes (alias --nnodes); only 1 for now\n"
+"  --node-rank R          this node's rank (torchrun's flag; must be 0 for now)\n"
 "  --master-addr ADDR     MASTER_ADDR for the ranks (default 127.0.0.1)\n"
 "  --master-port PORT     MASTER_PORT (default 29500; 0 picks a free port)\n"
 "  --cuda-visible-devices reset|keep|single\n"
