@@ -1,0 +1,98 @@
+# Shared helpers for rlaunch's integration tests. Source it first.
+#
+# Every test runs rlaunch through `rl`, which tags rlaunch and everything it
+# starts with a marker variable unique to this test. At exit the test fails
+# if any process still carries the marker (the "no process left behind"
+# promise, checked in the process table), kills those by PID, and removes its
+# temporary directory.
+set -u
+
+: "${RLAUNCH:?RLAUNCH must point at the rlaunch binary}"
+TEST_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "/tmp/rlaunch-${TEST_NAME}.XXXXXX")
+MARK="${TEST_NAME}-$$-${RANDOM}"
+FAILED=0
+
+# PIDs of live processes whose environment carries this test's marker.
+marked_pids() {
+	# zombies have no environment, so anything listed is alive
+	grep -lzx "RLAUNCH_TEST_MARK=$MARK" /proc/[0-9]*/environ 2>/dev/null |
+		sed -e 's|^/proc/||' -e 's|/environ$||' | grep -vx "self\|thread-self" || true
+}
+
+cleanup() {
+	local pids
+	pids=$(marked_pids)
+	if [ -n "$pids" ]; then
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null
+	fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	FAILED=1
+}
+
+# Stop the test at once.
+die() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	if [ "$FAILED" != 0 ]; then
+		echo "$TEST_NAME: FAILED"
+		exit 1
+	fi
+	echo "$TEST_NAME: ok"
+	exit 0
+}
+
+rl() {
+	env RLAUNCH_TEST_MARK="$MARK" "$RLAUNCH" "$@"
+}
+
+now() { date +%s.%N; }
+elapsed_since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
+# less_than A B: A < B for decimals
+less_than() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+assert_eq() { # actual expected what
+	[ "$1" = "$2" ] || fail "$3: got '$1', expected '$2'"
+}
+
+assert_contains() { # file needle what
+	grep -qF -- "$2" "$1" || { fail "$3: '$2' not in $1:"; sed 's/^/    | /' "$1" >&2; }
+}
+
+assert_not_contains() {
+	if grep -qF -- "$2" "$1"; then fail "$3: '$2' unexpectedly in $1"; fi
+}
+
+# The process table holds nothing of this test's jobs.
+assert_no_leftovers() {
+	local pids
+	pids=$(marked_pids)
+	if [ -n "$pids" ]; then
+		fail "${1:-job} left processes behind:"
+		# shellcheck disable=SC2086
+		ps -o pid,ppid,pgid,stat,cmd -p $(echo $pids | tr ' ' ',') >&2
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null
+	fi
+}
+
+# wait_files COUNT GLOB TIMEOUT_S: wait until COUNT files match GLOB.
+wait_files() {
+	local count=$1 glob=$2 deadline
+	deadline=$(awk -v a="$(now)" -v b="$3" 'BEGIN { printf "%.3f", a + b }')
+	while less_than "$(now)" "$deadline"; do
+		# shellcheck disable=SC2086
+		[ "$(ls $glob 2>/dev/null | wc -l)" -ge "$count" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
