@@ -18,20 +18,19 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* s->line holds prefix + text; emit it and start a new line. */
-static void flush_line(struct rl_output_stream *s, bool add_newline)
+/* s->line holds prefix + text. The log gets the bytes as written; the
+ * console always gets whole lines, so a long line split in pieces still
+ * shows one prefix per console line. */
+static void flush_line(struct rl_output_stream *s, bool end_of_line)
 {
 	char *text = s->line + s->prefix_len;
 	size_t len = s->line_len;
 
-	if (len == 0 && !add_newline)
-		return;
-	if (add_newline)
-		text[len++] = '\n';
+	text[len] = '\n';
 	if (s->log_fd >= 0)
-		write_all(s->log_fd, text, len);
+		write_all(s->log_fd, text, len + (end_of_line ? 1 : 0));
 	if (s->console_fd >= 0)
-		write_all(s->console_fd, s->line, s->prefix_len + len);
+		write_all(s->console_fd, s->line, s->prefix_len + len + 1);
 	s->line_len = 0;
 }
 
@@ -50,7 +49,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread < 0) {
 		if (s->line_len)
-			flush_line(s, true);
+			flush_line(s, true); /* a last line without newline gets one */
 		s->eof = true;
 		uv_read_stop(stream);
 		s->reading = false;

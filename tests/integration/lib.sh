@@ -55,6 +55,13 @@ rl() {
 	env RLAUNCH_TEST_MARK="$MARK" "$RLAUNCH" "$@"
 }
 
+# rl_bg ARGS...: start rlaunch in the background; its PID is in RL_PID
+# (not a subshell's, so signals sent to it reach rlaunch itself).
+rl_bg() {
+	env RLAUNCH_TEST_MARK="$MARK" "$RLAUNCH" "$@" &
+	RL_PID=$!
+}
+
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 # less_than A B: A < B for decimals
