@@ -24,6 +24,7 @@ struct rl_output_stream {
 	bool reading;
 	bool eof;
 	bool closed;
+	void (*on_eof)(struct rl_output_stream *s);    /* optional */
 	void (*on_closed)(struct rl_output_stream *s);
 	void *data;
 };

@@ -53,6 +53,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		s->eof = true;
 		uv_read_stop(stream);
 		s->reading = false;
+		if (s->on_eof)
+			s->on_eof(s);
 		return;
 	}
 	for (ssize_t i = 0; i < nread; i++) {

@@ -200,19 +200,37 @@ static void close_attempt(struct job *job)
 
 /* ---- stopping ---------------------------------------------------------- */
 
+/* While stopping: is everything gone and all output read? Then close the
+ * attempt. Called on every event that can make it true, not only on the
+ * poll tick, so a finished job ends at once. Returns whether it closed. */
+static bool stop_complete(struct job *job)
+{
+	uint64_t now = uv_now(job->loop);
+
+	if (job->state != JOB_STOPPING)
+		return false;
+	if (job->live > 0 || signal_everything(job, 0))
+		return false;
+	if (!job->all_gone_at)
+		job->all_gone_at = now;
+	if (!output_drained(job) && now - job->all_gone_at < DRAIN_WAIT_MS)
+		return false;
+	close_attempt(job);
+	return true;
+}
+
+static void on_stream_eof(struct rl_output_stream *s)
+{
+	stop_complete(s->data);
+}
+
 static void on_poll(uv_timer_t *t)
 {
 	struct job *job = t->data;
 	uint64_t now = uv_now(job->loop);
-	bool any = signal_everything(job, 0);
 
-	if (!any) {
-		if (!job->all_gone_at)
-			job->all_gone_at = now;
-		if (output_drained(job) || now - job->all_gone_at >= DRAIN_WAIT_MS)
-			close_attempt(job);
+	if (stop_complete(job))
 		return;
-	}
 	if (!job->killed && now - job->stop_started >= (uint64_t)(job->p->opts->grace_s * 1000)) {
 		if (job->p->opts->grace_s > 0)
 			rl_log("ranks still running %.1f s after the stop signal; sending SIGKILL",
@@ -236,7 +254,8 @@ static void begin_stop(struct job *job, int sig)
 	job->killed = false;
 	job->all_gone_at = 0;
 	signal_everything(job, sig);
-	uv_timer_start(&job->poll, on_poll, 0, POLL_MS);
+	if (!stop_complete(job))
+		uv_timer_start(&job->poll, on_poll, POLL_MS, POLL_MS);
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -267,6 +286,8 @@ static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
 	}
 	if (job->state == JOB_RUNNING && job->live == 0)
 		begin_stop(job, SIGTERM);
+	else
+		stop_complete(job);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -398,6 +419,7 @@ static int spawn_rank(struct job *job, struct rank_proc *r)
 		rl_output_stream_init(job->loop, &r->err, shown ? STDERR_FILENO : -1, -1, prefix);
 		r->out.data = r->err.data = job;
 		r->out.on_closed = r->err.on_closed = on_stream_closed;
+		r->out.on_eof = r->err.on_eof = on_stream_eof;
 	}
 
 	env_in.restart_count = job->restart_count;

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Start-up cost of launching 8 ranks of /bin/true, side by side in one run:
+the fork+exec floor, rlaunch, mpirun and torchrun.
+
+    /usr/bin/python3 bench/startup.py [--runs N] [--out bench/results-startup.md]
+
+Wall time is measured by build/bench_measure from forking the launcher to
+reaping it (median of several runs); peak memory is ru_maxrss from wait4,
+i.e. the largest of the launcher and the processes it waited for. Needs
+build/rlaunch, build/bench_floor and build/bench_measure (cmake --build
+build); mpirun and torchrun are measured when installed.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RANKS = 8
+MEASURE = os.path.join(ROOT, "build", "bench_measure")
+
+
+def measure(argv, env):
+    """One run through build/bench_measure: (seconds, peak RSS MiB)."""
+    out = subprocess.run([MEASURE] + argv, env=env, check=True, capture_output=True, text=True)
+    ns, kib = out.stdout.split()
+    return int(ns) / 1e9, int(kib) / 1024.0
+
+
+def candidates():
+    env = dict(os.environ)
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    rl = os.path.join(ROOT, "build", "rlaunch")
+    floor = os.path.join(ROOT, "build", "bench_floor")
+    for path in (rl, floor, MEASURE):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"startup.py: {path} is missing: run 'cmake --build build' first")
+    yield "fork+exec floor", [floor, str(RANKS), "/bin/true"], env, 1.0
+    yield "rlaunch", [rl, "--gpus-per-node", str(RANKS), "--", "/bin/true"], env, 1.0
+    mpirun = shutil.which("mpirun")
+    if mpirun:
+        yield "mpirun (Open MPI)", [mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
+                                    str(RANKS), "/bin/true"], env, 1.0
+    torchrun = shutil.which("torchrun")
+    if torchrun and os.path.exists("/usr/bin/python3"):
+        yield "torchrun", ["/usr/bin/python3", torchrun, "--standalone", "--nproc_per_node",
+                           str(RANKS), "--monitor_interval", "0.1",
+                           # torch 1.13 on Python 3.11 crashes on the default "0" for
+                           # these (enum iteration changed); "1" works and adds tee'ing
+                           "--redirects", "1", "--tee", "1", "--no_python",
+                           "/bin/true"], env, 0.25
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results-startup.md"))
+    args = ap.parse_args()
+
+    rows = []
+    for name, argv, env, share in candidates():
+        runs = max(3, int(args.runs * share))
+        measure(argv, env)  # warm the page cache
+        times, rss = [], []
+        for _ in range(runs):
+            t, m = measure(argv, env)
+            times.append(t)
+            rss.append(m)
+        rows.append((name, statistics.median(times) * 1000, max(rss), runs))
+        print(f"{name:20s} {rows[-1][1]:9.2f} ms  {rows[-1][2]:7.1f} MiB  ({runs} runs)",
+              flush=True)
+
+    floor_ms = rows[0][1]
+    rl_ms = rows[1][1]
+    lines = [
+        "# Start-up: 8 ranks of /bin/true",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.uname().nodename} "
+        f"({os.cpu_count()} cores) by `bench/startup.py`; median wall time from spawning the "
+        "launcher to reaping it, peak RSS from wait4 (largest of the launcher and what it waited for).",
+        "",
+        "| launcher | median ms | x floor | x rlaunch | peak RSS MiB | runs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, ms, rss, runs in rows:
+        lines.append(f"| {name} | {ms:.2f} | {ms / floor_ms:.1f} | {ms / rl_ms:.1f} | {rss:.1f} | {runs} |")
+    lines += [
+        "",
+        "Goals (issue 2): rlaunch within 3x of the floor, 100x faster than torchrun, peak memory under 8 MiB.",
+        "",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines))
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
