@@ -9,6 +9,7 @@ all-reduce (used by the tests to show fail-fast on a real job).
 """
 import os
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -28,7 +29,10 @@ def main():
     if os.environ.get("FAIL_RANK") == str(rank):
         sys.exit(13)
     if os.environ.get("FAIL_RANK"):
-        dist.barrier()  # blocks forever: the others must be stopped by rlaunch
+        # the others wait, as ranks stuck in a collective would: rlaunch must
+        # stop them (a gloo barrier would notice the lost peer and fail too,
+        # muddying which failure came first)
+        time.sleep(300)
     dist.destroy_process_group()
 
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for rlaunch's integration tests. Source it first.
 #
 # Every test runs rlaunch through `rl`, which tags rlaunch and everything it
@@ -59,6 +60,7 @@ rl() {
 # (not a subshell's, so signals sent to it reach rlaunch itself).
 rl_bg() {
 	env RLAUNCH_TEST_MARK="$MARK" "$RLAUNCH" "$@" &
+	# shellcheck disable=SC2034 # read by the tests
 	RL_PID=$!
 }
 
@@ -85,7 +87,7 @@ assert_no_leftovers() {
 	pids=$(marked_pids)
 	if [ -n "$pids" ]; then
 		fail "${1:-job} left processes behind:"
-		# shellcheck disable=SC2086
+		# shellcheck disable=SC2086,SC2046
 		ps -o pid,ppid,pgid,stat,cmd -p $(echo $pids | tr ' ' ',') >&2
 		# shellcheck disable=SC2086
 		kill -9 $pids 2>/dev/null

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bad flags, values and environment: one line naming the problem, exit 2,
 # nothing started.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 check() { # description, then the rlaunch arguments; env via CUDA_VISIBLE_DEVICES

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Each rank gets the documented environment; CUDA_VISIBLE_DEVICES policies.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 dump='env > "$OUT/env.$RANK"'

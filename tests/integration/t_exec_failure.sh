@@ -1,6 +1,7 @@
 #!/bin/bash
 # A command that cannot run is reported once, with its name, and rlaunch
 # exits 127 (not found) or 126 (not executable), like a shell.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CUDA_VISIBLE_DEVICES=0,1,2,3 rl --log-dir "$T/logs" -- no-such-command-xyz arg 2>"$T/err"

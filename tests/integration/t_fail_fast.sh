@@ -1,6 +1,7 @@
 #!/bin/bash
 # One rank exits 3 while the others sleep: rlaunch exits 3, the others are
 # gone within the grace period, the summary names the culprit.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 start=$(now)

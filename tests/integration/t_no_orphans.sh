@@ -2,6 +2,7 @@
 # Nothing outlives the job: daemonised grandchildren (setsid, double fork)
 # are adopted by rlaunch (child subreaper) and stopped with the ranks;
 # ranks die with an agent killed by SIGKILL (parent-death signal).
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # ranks succeed but leave daemons in new sessions behind

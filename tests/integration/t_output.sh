@@ -1,5 +1,6 @@
 #!/bin/bash
 # Rank output: [rankN]: prefixes, --no-prefix, --local-ranks-filter, --log-dir.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 emit='echo "out of $RANK"; echo "err of $RANK" >&2; printf "tail of $RANK"'

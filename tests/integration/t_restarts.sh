@@ -1,6 +1,7 @@
 #!/bin/bash
 # --max-restarts: all ranks restart after a failure, with
 # TORCHELASTIC_RESTART_COUNT counting up; the last failure decides the status.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # rank 1 fails in attempts 0 and 1, succeeds in attempt 2

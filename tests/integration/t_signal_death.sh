@@ -1,5 +1,6 @@
 #!/bin/bash
 # A rank killed by a signal: rlaunch exits 128+signal and names the signal.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 CUDA_VISIBLE_DEVICES=0,1,2 rl --grace 2 -- sh -c '

@@ -2,6 +2,7 @@
 # Signals sent to rlaunch reach every rank. TERM/INT/HUP/QUIT stop the job
 # (rlaunch exits 128+signal); USR1/USR2 are only passed on. A second INT
 # kills ranks that ignore the first.
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # Each rank records the signal it got, then exits 0 (USR*) or 1 (others).
