@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
 	cmake make gcc pkg-config libc6-dev  # build
-	libuv1-dev                           # event loop (linked statically)
+	libuv1-dev libsodium-dev              # event loop, HMAC (both linked statically)
 	python3-torch                        # the real PyTorch client in the tests and the demo job
 	procps iproute2 shellcheck           # tests: ps, namespaces, script lint
 )
