@@ -30,11 +30,23 @@ enum rl_net_preset { RL_NET_AUTO, RL_NET_EFA, RL_NET_IB, RL_NET_SOCKET, RL_NET_N
 
 enum rl_cpu_affinity { RL_AFFINITY_GPU, RL_AFFINITY_NONE };
 
+enum rl_rdzv_kind { RL_RDZV_AUTO, RL_RDZV_PMIX, RL_RDZV_SLURM, RL_RDZV_TCP, RL_RDZV_SINGLE };
+
+#define RL_DEFAULT_RDZV_TIMEOUT_S 300.0
+
 struct rl_options {
 	enum rl_action action;
 	int gpus_per_node;          /* -1: from CUDA_VISIBLE_DEVICES or the machine */
 	int nodes;
-	int node_rank;              /* -1: not given */
+	bool nodes_given;
+	int node_rank;              /* -1: not given (a hint only across nodes) */
+	enum rl_rdzv_kind rdzv;
+	const char *rdzv_endpoint;  /* HOST:PORT */
+	double rdzv_timeout_s;
+	const char *node_addr;      /* this node's address, instead of --iface */
+	const char *iface;          /* NCCL_SOCKET_IFNAME-style filter */
+	const char *token_file;
+	bool insecure;
 	const char *master_addr;    /* NULL: default */
 	int master_port;            /* 0: pick a free port */
 	struct rl_strv env_overrides; /* "K=V", applied last, in order */

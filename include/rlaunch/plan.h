@@ -33,14 +33,26 @@ struct rl_plan {
 	struct rl_rank_slot *slots; /* gpus_per_node entries */
 };
 
+/* Where this node sits in the job, as the rendezvous decided. */
+struct rl_placement {
+	int nodes;
+	int node_rank;
+	const char *master_addr;
+	int master_port;
+};
+
 /**
  * Plan this node's ranks. machine_gpus is the number of GPUs the machine has
- * (0 when none were found); cvd the inherited CUDA_VISIBLE_DEVICES.
+ * (0 when none were found); cvd the inherited CUDA_VISIBLE_DEVICES; where
+ * NULL for a single node described by the options alone.
  * Returns 0, or -EINVAL with the reason in err.
  */
 int rl_plan_build_local(struct rl_plan *p, const struct rl_options *o,
 			const struct rl_cuda_devices *cvd, int machine_gpus,
-			char *err, size_t errlen);
+			const struct rl_placement *where, char *err, size_t errlen);
+
+/** GPUs this node can give: the CUDA_VISIBLE_DEVICES count, else the machine's. */
+int rl_plan_gpus_available(const struct rl_cuda_devices *cvd, int machine_gpus);
 void rl_plan_release(struct rl_plan *p);
 
 #endif

@@ -23,18 +23,30 @@ int rl_parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* Plain decimals only: strtod alone would also take "0x10", "1e3", "inf",
+ * " 1" and locale-dependent commas. */
 int rl_parse_seconds(const char *s, double max, double *out)
 {
+	size_t digits = 0, dots = 0;
 	char *end;
 	double v;
 
-	if (!s || !*s || !(isdigit((unsigned char)*s) || *s == '.'))
+	if (!s)
 		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (*end || !isfinite(v))
+	for (const char *c = s; *c; c++) {
+		if (isdigit((unsigned char)*c))
+			digits++;
+		else if (*c == '.' && dots++ == 0)
+			continue;
+		else
+			return -EINVAL;
+	}
+	if (digits == 0)
 		return -EINVAL;
-	if (errno == ERANGE || v < 0 || v > max)
+	v = strtod(s, &end); /* an underflow to 0 is harmless; an overflow is inf */
+	if (*end)
+		return -EINVAL;
+	if (!isfinite(v) || v > max)
 		return -ERANGE;
 	*out = v;
 	return 0;

@@ -18,8 +18,8 @@ const char rl_usage_text[] =
 "  --gpus-per-node G      ranks on this node (alias --nproc-per-node). Default:\n"
 "                         the GPUs in CUDA_VISIBLE_DEVICES, else the GPUs of the\n"
 "                         machine. Without GPUs, G CPU processes are started.\n"
-"  --nodes N              number of nodes (alias --nnodes); only 1 for now\n"
-"  --node-rank R          this node's rank (torchrun's flag; must be 0 for now)\n"
+"  --nodes N              number of nodes, one rlaunch each (alias --nnodes)\n"
+"  --node-rank R          accepted as a hint only: node ranks follow addresses\n"
 "  --master-addr ADDR     MASTER_ADDR for the ranks (default 127.0.0.1)\n"
 "  --master-port PORT     MASTER_PORT (default 29500; 0 picks a free port)\n"
 "  --cuda-visible-devices reset|keep|single\n"
@@ -27,6 +27,23 @@ const char rl_usage_text[] =
 "                         is the physical GPU id; keep: pass it on, LOCAL_RANK\n"
 "                         indexes into it; single: each rank sees only its GPU\n"
 "  --cpu-affinity gpu|none  pin each rank to the CPUs near its GPU (default gpu)\n"
+"\n"
+"Rendezvous (several nodes; one rlaunch per node):\n"
+"  --rdzv auto|pmix|slurm|tcp|single\n"
+"                         how agents find each other (default auto: pmix under\n"
+"                         srun --mpi=pmix or mpirun, slurm under srun, tcp with\n"
+"                         --rdzv-endpoint, else single)\n"
+"  --rdzv-endpoint HOST:PORT  tcp: the agent on HOST serves, the others connect;\n"
+"                         slurm: only PORT is used (alias --rdzv_endpoint)\n"
+"  --rdzv-timeout SECONDS how long to wait for every agent (300)\n"
+"  --node-addr ADDR       this node's address (default: first address of an\n"
+"                         interface matching --iface)\n"
+"  --iface LIST           interface filter in NCCL_SOCKET_IFNAME syntax\n"
+"                         (default ^docker,lo,veth)\n"
+"  --token-file FILE      the job secret (default: $RLAUNCH_TOKEN); agents prove\n"
+"                         they know it, it never crosses the network\n"
+"  --insecure             allow a multi-node job without a secret\n"
+"  --rdzv-backend NAME    accepted for torchrun compatibility (c10d, static)\n"
 "\n"
 "Environment:\n"
 "  --env K=V              set K=V for every rank; repeatable; always wins\n"
@@ -55,9 +72,10 @@ const char rl_usage_text[] =
 "is accepted and ignored.\n"
 "\n"
 "Exit status: 0 on success; the first failing rank's exit code (128+N when\n"
-"killed by signal N); 2 for bad usage; 71 for a system error; 126/127 when\n"
-"COMMAND cannot be executed / is not found; 128+N when rlaunch was stopped\n"
-"by signal N.\n";
+"killed by signal N); 2 for bad usage; 71 for a system error; 74 when a node\n"
+"or the coordinator was lost; 75 when the rendezvous failed; 77 when the job\n"
+"secret did not match; 126/127 when COMMAND cannot be executed / is not\n"
+"found; 128+N when rlaunch was stopped by signal N.\n";
 
 void rl_options_init(struct rl_options *o)
 {
@@ -66,6 +84,8 @@ void rl_options_init(struct rl_options *o)
 	o->gpus_per_node = -1;
 	o->nodes = 1;
 	o->node_rank = -1;
+	o->rdzv = RL_RDZV_AUTO;
+	o->rdzv_timeout_s = RL_DEFAULT_RDZV_TIMEOUT_S;
 	o->master_port = RL_DEFAULT_MASTER_PORT;
 	o->net = RL_NET_AUTO;
 	o->cvd = RL_CVD_RESET;
@@ -114,7 +134,8 @@ enum opt_id {
 	OPT_GPUS, OPT_NODES, OPT_NODE_RANK, OPT_MASTER_ADDR, OPT_MASTER_PORT, OPT_ENV,
 	OPT_NET, OPT_CVD, OPT_AFFINITY, OPT_MAX_RESTARTS, OPT_GRACE, OPT_LOG_DIR,
 	OPT_PREFIX, OPT_NO_PREFIX, OPT_RANKS_FILTER, OPT_RUN_ID, OPT_STANDALONE,
-	OPT_DRY_RUN, OPT_VERSION, OPT_HELP,
+	OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_RDZV, OPT_RDZV_ENDPOINT, OPT_RDZV_TIMEOUT,
+	OPT_NODE_ADDR, OPT_IFACE, OPT_TOKEN_FILE, OPT_INSECURE, OPT_RDZV_BACKEND,
 };
 
 struct opt_spec {
@@ -147,6 +168,14 @@ static const struct opt_spec opt_table[] = {
 	{ "dry-run", OPT_DRY_RUN, false },
 	{ "version", OPT_VERSION, false },
 	{ "help", OPT_HELP, false },
+	{ "rdzv", OPT_RDZV, true },
+	{ "rdzv-endpoint", OPT_RDZV_ENDPOINT, true },
+	{ "rdzv-timeout", OPT_RDZV_TIMEOUT, true },
+	{ "node-addr", OPT_NODE_ADDR, true },
+	{ "iface", OPT_IFACE, true },
+	{ "token-file", OPT_TOKEN_FILE, true },
+	{ "insecure", OPT_INSECURE, false },
+	{ "rdzv-backend", OPT_RDZV_BACKEND, true },
 };
 
 /* Flag names compare with '_' and '-' treated alike (torchrun takes both). */
@@ -176,6 +205,25 @@ static int bad_value(char *err, size_t errlen, const char *flag, const char *val
 	return -EINVAL;
 }
 
+/* Values that end up in every rank's environment or in a path: a newline or
+ * an escape there corrupts what the ranks and the logs see. */
+static bool has_control(const char *v, bool or_space)
+{
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (c < 0x20 || c == 0x7f || (or_space && c == ' '))
+			return true;
+	}
+	return false;
+}
+
+static int bad_chars(char *err, size_t errlen, const char *flag, bool or_space)
+{
+	rl_errbuf(err, errlen, "invalid value for --%s: %s are not allowed", flag,
+		  or_space ? "spaces and control characters" : "control characters");
+	return -EINVAL;
+}
+
 static int apply(struct rl_options *o, const struct opt_spec *spec, const char *v,
 		 char *err, size_t errlen)
 {
@@ -202,6 +250,7 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 		if (rl_parse_long(v, 1, 1000000, &n) < 0)
 			return bad_value(err, errlen, spec->name, v, "a whole number of at least 1");
 		o->nodes = (int)n;
+		o->nodes_given = true;
 		return 0;
 	case OPT_NODE_RANK:
 		if (rl_parse_long(v, 0, 1000000, &n) < 0)
@@ -209,6 +258,8 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 		o->node_rank = (int)n;
 		return 0;
 	case OPT_MASTER_ADDR:
+		if (has_control(v, true))
+			return bad_chars(err, errlen, spec->name, true);
 		if (!*v || strlen(v) > 255)
 			return bad_value(err, errlen, spec->name, v, "a host name or address");
 		o->master_addr = v;
@@ -259,6 +310,8 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 			return bad_value(err, errlen, spec->name, v, "seconds from 0 to 86400");
 		return 0;
 	case OPT_LOG_DIR:
+		if (has_control(v, false))
+			return bad_chars(err, errlen, spec->name, false);
 		if (!*v)
 			return bad_value(err, errlen, spec->name, v, "a directory");
 		o->log_dir = v;
@@ -276,11 +329,53 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 		o->ranks_filter_set = true;
 		return 0;
 	case OPT_RUN_ID:
+		if (has_control(v, true))
+			return bad_chars(err, errlen, spec->name, true);
 		if (!*v || strlen(v) > 128 || strchr(v, '='))
 			return bad_value(err, errlen, spec->name, v, "a non-empty id of at most 128 characters");
 		o->run_id = v;
 		return 0;
 	case OPT_STANDALONE:
+		return 0;
+	case OPT_RDZV: {
+		static const char *const kinds[] = { "auto", "pmix", "slurm", "tcp", "single" };
+		if ((idx = pick_name(v, kinds, 5)) < 0)
+			return bad_value(err, errlen, spec->name, v, "auto, pmix, slurm, tcp or single");
+		o->rdzv = (enum rl_rdzv_kind)idx;
+		return 0;
+	}
+	case OPT_RDZV_BACKEND:
+		if (strcmp(v, "c10d") != 0 && strcmp(v, "static") != 0)
+			return bad_value(err, errlen, spec->name, v, "c10d or static (both mean --rdzv tcp)");
+		if (o->rdzv == RL_RDZV_AUTO)
+			o->rdzv = RL_RDZV_TCP;
+		return 0;
+	case OPT_RDZV_ENDPOINT:
+		if (!*v || strlen(v) > 255 || has_control(v, true))
+			return bad_value(err, errlen, spec->name, v, "HOST:PORT");
+		o->rdzv_endpoint = v;
+		return 0;
+	case OPT_RDZV_TIMEOUT:
+		if (rl_parse_seconds(v, 86400, &o->rdzv_timeout_s) < 0 || o->rdzv_timeout_s <= 0)
+			return bad_value(err, errlen, spec->name, v, "seconds from 0 to 86400");
+		return 0;
+	case OPT_NODE_ADDR:
+		if (!*v || strlen(v) > 45 || has_control(v, true))
+			return bad_value(err, errlen, spec->name, v, "a numeric IPv4 or IPv6 address");
+		o->node_addr = v;
+		return 0;
+	case OPT_IFACE:
+		if (!*v || strlen(v) > 255 || has_control(v, true))
+			return bad_value(err, errlen, spec->name, v, "interface names such as eth0 or ^docker,lo");
+		o->iface = v;
+		return 0;
+	case OPT_TOKEN_FILE:
+		if (!*v)
+			return bad_value(err, errlen, spec->name, v, "a file");
+		o->token_file = v;
+		return 0;
+	case OPT_INSECURE:
+		o->insecure = true;
 		return 0;
 	case OPT_DRY_RUN:
 		o->dry_run = true;
@@ -353,6 +448,10 @@ int rl_options_parse(struct rl_options *o, int argc, char **argv, char *err, siz
 	o->command = i < argc ? &argv[i] : NULL;
 	if (o->action == RL_ACTION_RUN && !o->command) {
 		rl_errbuf(err, errlen, "no command given: usage is 'rlaunch [options] -- COMMAND [ARGS...]'");
+		return -EINVAL;
+	}
+	if (o->action == RL_ACTION_RUN && !o->command[0][0]) {
+		rl_errbuf(err, errlen, "the command is empty: usage is 'rlaunch [options] -- COMMAND [ARGS...]'");
 		return -EINVAL;
 	}
 	return 0;

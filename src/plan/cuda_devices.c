@@ -27,6 +27,17 @@ static bool is_uuid(const char *e)
 	return hex >= 8;
 }
 
+/* Indices compare by value ("0" and "00" are one GPU), UUIDs (id -1) as
+ * text. An index and a UUID may name the same GPU too; only the driver knows. */
+static bool same_gpu(const char *earlier, const char *item, long id)
+{
+	long prev;
+
+	if (id < 0)
+		return strcmp(earlier, item) == 0;
+	return !is_uuid(earlier) && rl_parse_long(earlier, 0, 65535, &prev) == 0 && prev == id;
+}
+
 void rl_cuda_devices_release(struct rl_cuda_devices *devs)
 {
 	rl_strv_release(&devs->entries);
@@ -50,7 +61,7 @@ int rl_cuda_devices_parse(struct rl_cuda_devices *devs, const char *value,
 		char item[128];
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-		long id;
+		long id = -1; /* stays -1 for a UUID */
 
 		if (len == 0) {
 			rl_errbuf(err, errlen, "CUDA_VISIBLE_DEVICES='%s' has an empty entry", value);
@@ -71,9 +82,9 @@ int rl_cuda_devices_parse(struct rl_cuda_devices *devs, const char *value,
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < devs->entries.n; i++) {
-			if (strcmp(devs->entries.v[i], item) == 0) {
-				rl_errbuf(err, errlen, "CUDA_VISIBLE_DEVICES='%s' lists '%s' twice",
-					  value, item);
+			if (same_gpu(devs->entries.v[i], item, id)) {
+				rl_errbuf(err, errlen, "CUDA_VISIBLE_DEVICES='%s' lists the same GPU twice "
+					  "('%s' and '%s')", value, devs->entries.v[i], item);
 				return -EINVAL;
 			}
 		}

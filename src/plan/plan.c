@@ -18,7 +18,7 @@ static int resolve_gpus_per_node(struct rl_plan *p, const struct rl_options *o,
 				 const struct rl_cuda_devices *cvd, int machine_gpus,
 				 char *err, size_t errlen)
 {
-	int available = cvd->set ? rl_cuda_devices_count(cvd) : machine_gpus;
+	int available = rl_plan_gpus_available(cvd, machine_gpus);
 
 	if (o->gpus_per_node < 0) {
 		if (available <= 0) {
@@ -47,19 +47,31 @@ static int resolve_gpus_per_node(struct rl_plan *p, const struct rl_options *o,
 	return 0;
 }
 
+int rl_plan_gpus_available(const struct rl_cuda_devices *cvd, int machine_gpus)
+{
+	return cvd->set ? rl_cuda_devices_count(cvd) : machine_gpus;
+}
+
 int rl_plan_build_local(struct rl_plan *p, const struct rl_options *o,
 			const struct rl_cuda_devices *cvd, int machine_gpus,
-			char *err, size_t errlen)
+			const struct rl_placement *where, char *err, size_t errlen)
 {
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	p->nodes = o->nodes;
-	p->node_rank = o->node_rank < 0 ? 0 : o->node_rank;
 	p->cvd = o->cvd;
-	p->master_port = o->master_port;
-	snprintf(p->master_addr, sizeof(p->master_addr), "%s",
-		 o->master_addr ? o->master_addr : "127.0.0.1");
+	if (where) {
+		p->nodes = where->nodes;
+		p->node_rank = where->node_rank;
+		p->master_port = where->master_port;
+		snprintf(p->master_addr, sizeof(p->master_addr), "%s", where->master_addr);
+	} else {
+		p->nodes = o->nodes;
+		p->node_rank = o->node_rank < 0 ? 0 : o->node_rank;
+		p->master_port = o->master_port;
+		snprintf(p->master_addr, sizeof(p->master_addr), "%s",
+			 o->master_addr ? o->master_addr : "127.0.0.1");
+	}
 	if (p->node_rank >= p->nodes) {
 		rl_errbuf(err, errlen, "--node-rank %d is out of range for %d node%s",
 			  p->node_rank, p->nodes, p->nodes == 1 ? "" : "s");

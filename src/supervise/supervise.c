@@ -26,10 +26,10 @@
 static const int forwarded_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 #define NSIGNALS (sizeof(forwarded_signals) / sizeof(forwarded_signals[0]))
 
-enum job_state { JOB_RUNNING, JOB_STOPPING, JOB_CLOSING, JOB_DONE };
+enum job_state { JOB_IDLE, JOB_RUNNING, JOB_STOPPING, JOB_CLOSING, JOB_CLOSED };
 
 struct rank_proc {
-	struct job *job;
+	struct rl_job *job;
 	int local;
 	uv_process_t proc;
 	struct rl_output_stream out, err;
@@ -44,8 +44,9 @@ struct rank_proc {
 	struct rl_failure exit;  /* filled when it exits */
 };
 
-struct job {
+struct rl_job {
 	const struct rl_job_params *p;
+	struct rl_job_events ev;
 	uv_loop_t *loop;
 	enum job_state state;
 	struct rank_proc *ranks;
@@ -58,25 +59,22 @@ struct job {
 	uv_timer_t poll;
 	uint64_t stop_started, kill_sent, all_gone_at;
 	bool killed;
-	int stop_signal;       /* signal rlaunch received that stopped the job */
+	bool stop_by_signal;   /* this attempt is stopping because of a signal */
 	bool system_error;
-	bool have_root;
-	int root_local;
-	struct rl_failure root;
+	bool have_root;        /* a local rank failed in this attempt */
 	struct rl_failure *others;
 	size_t nothers;
 	bool exec_failure_reported;
 };
 
-static void start_attempt(struct job *job);
-static void begin_stop(struct job *job, int sig);
+static void begin_stop(struct rl_job *job, int sig);
 
 static void now_realtime(struct timespec *ts)
 {
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
-static size_t rank_pids(struct job *job, pid_t *out)
+static size_t rank_pids(struct rl_job *job, pid_t *out)
 {
 	size_t n = 0;
 	for (int i = 0; i < job->nranks; i++)
@@ -87,7 +85,7 @@ static size_t rank_pids(struct job *job, pid_t *out)
 
 /* Send sig to every rank's group and every adopted orphan. Returns whether
  * any process of the job is still there. */
-static bool signal_everything(struct job *job, int sig)
+static bool signal_everything(struct rl_job *job, int sig)
 {
 	pid_t exclude[RL_MAX_LOCAL_RANKS], orphans[MAX_ORPHANS];
 	size_t nexclude = rank_pids(job, exclude);
@@ -102,7 +100,7 @@ static bool signal_everything(struct job *job, int sig)
 	return any;
 }
 
-static bool output_drained(struct job *job)
+static bool output_drained(struct rl_job *job)
 {
 	for (int i = 0; i < job->nranks; i++) {
 		const struct rank_proc *r = &job->ranks[i];
@@ -114,64 +112,40 @@ static bool output_drained(struct job *job)
 
 /* ---- closing an attempt ---------------------------------------------- */
 
-static bool should_restart(struct job *job)
+static void attempt_closed(struct rl_job *job)
 {
-	return job->have_root && !job->stop_signal && !job->system_error &&
-	       !job->root.exec_error && job->restart_count < job->p->opts->max_restarts;
-}
+	struct rl_attempt_report report = { job->system_error, false, job->others, job->nothers };
 
-static void finish(struct job *job)
-{
-	job->state = JOB_DONE;
-	for (size_t i = 0; i < NSIGNALS; i++)
-		uv_close((uv_handle_t *)&job->signals[i], NULL);
-	uv_close((uv_handle_t *)&job->sigchld, NULL);
-	uv_close((uv_handle_t *)&job->poll, NULL);
-	if (job->have_root && !job->stop_signal)
-		rl_summary_print(&job->root, job->others, job->nothers, job->restart_count);
-}
-
-static void attempt_closed(struct job *job)
-{
-	char how[128];
-
-	/* the exec failure report may arrive after the exit */
-	if (job->have_root)
-		job->root.exec_error = job->ranks[job->root_local].exit.exec_error;
-	for (int i = 0; i < job->nranks; i++)
-		if (job->ranks[i].log_fd >= 0) {
-			close(job->ranks[i].log_fd);
-			job->ranks[i].log_fd = -1;
+	for (int i = 0; i < job->nranks; i++) {
+		struct rank_proc *r = &job->ranks[i];
+		if (r->log_fd >= 0) {
+			close(r->log_fd);
+			r->log_fd = -1;
 		}
-	if (!should_restart(job)) {
-		finish(job);
-		return;
+		/* the exec failure report may arrive after the exit */
+		if (r->exit.exec_error)
+			report.exec_failure = true;
 	}
-	job->restart_count++;
-	rl_log("rank %d failed (%s); restarting all ranks (restart %d of %d)", job->root.rank,
-	       rl_failure_describe(&job->root, how, sizeof(how)), job->restart_count,
-	       job->p->opts->max_restarts);
-	job->have_root = false;
-	job->nothers = 0;
-	start_attempt(job);
+	job->state = JOB_IDLE;
+	job->ev.attempt_over(job->ev.ctx, &report);
 }
 
 static void on_handle_closed(uv_handle_t *h)
 {
 	struct rank_proc *r = h->data;
-	struct job *job = r->job;
+	struct rl_job *job = r->job;
 	if (--job->pending_closes == 0)
 		attempt_closed(job);
 }
 
 static void on_stream_closed(struct rl_output_stream *s)
 {
-	struct job *job = s->data;
+	struct rl_job *job = s->data;
 	if (--job->pending_closes == 0)
 		attempt_closed(job);
 }
 
-static void close_attempt(struct job *job)
+static void close_attempt(struct rl_job *job)
 {
 	job->state = JOB_CLOSING;
 	uv_timer_stop(&job->poll);
@@ -203,7 +177,7 @@ static void close_attempt(struct job *job)
 /* While stopping: is everything gone and all output read? Then close the
  * attempt. Called on every event that can make it true, not only on the
  * poll tick, so a finished job ends at once. Returns whether it closed. */
-static bool stop_complete(struct job *job)
+static bool stop_complete(struct rl_job *job)
 {
 	uint64_t now = uv_now(job->loop);
 
@@ -226,7 +200,7 @@ static void on_stream_eof(struct rl_output_stream *s)
 
 static void on_poll(uv_timer_t *t)
 {
-	struct job *job = t->data;
+	struct rl_job *job = t->data;
 	uint64_t now = uv_now(job->loop);
 
 	if (stop_complete(job))
@@ -247,7 +221,7 @@ static void on_poll(uv_timer_t *t)
 	}
 }
 
-static void begin_stop(struct job *job, int sig)
+static void begin_stop(struct rl_job *job, int sig)
 {
 	job->state = JOB_STOPPING;
 	job->stop_started = uv_now(job->loop);
@@ -263,7 +237,7 @@ static void begin_stop(struct job *job, int sig)
 static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
 {
 	struct rank_proc *r = proc->data;
-	struct job *job = r->job;
+	struct rl_job *job = r->job;
 
 	r->running = false;
 	job->live--;
@@ -274,13 +248,12 @@ static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
 	if (status != 0 || term_signal != 0) {
 		if (job->state == JOB_RUNNING && !job->have_root) {
 			job->have_root = true;
-			job->root_local = r->local;
-			job->root = r->exit;
 			begin_stop(job, SIGTERM);
+			job->ev.rank_failed(job->ev.ctx, &r->exit);
 			return;
 		}
 		/* a rank that failed on its own, not from our stop signal */
-		if (!job->stop_signal && term_signal != SIGTERM && term_signal != SIGKILL &&
+		if (!job->stop_by_signal && term_signal != SIGTERM && term_signal != SIGKILL &&
 		    job->nothers < (size_t)job->nranks && job->have_root)
 			job->others[job->nothers++] = r->exit;
 	}
@@ -290,37 +263,68 @@ static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
 		stop_complete(job);
 }
 
-static void on_signal(uv_signal_t *h, int sig)
+static void kill_now(struct rl_job *job)
 {
-	struct job *job = h->data;
-
-	if (job->state == JOB_CLOSING || job->state == JOB_DONE)
+	if (job->state != JOB_STOPPING || job->killed)
 		return;
-	if (sig == SIGUSR1 || sig == SIGUSR2) {
-		signal_everything(job, sig);
+	rl_log("sending SIGKILL to all ranks");
+	signal_everything(job, SIGKILL);
+	job->killed = true;
+	job->kill_sent = uv_now(job->loop);
+}
+
+bool rl_is_stop_signal(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
+}
+
+/* A signal, received here or passed on by the controller. */
+static void act_on_signal(struct rl_job *job, int sig)
+{
+	if (!rl_is_stop_signal(sig)) {
+		if (job->state == JOB_RUNNING || job->state == JOB_STOPPING)
+			signal_everything(job, sig);
 		return;
 	}
 	if (job->state == JOB_RUNNING) {
-		const char *abbrev = sigabbrev_np(sig);
-		rl_log("received SIG%s; forwarding it to all ranks and stopping the job (again to kill now)",
-		       abbrev ? abbrev : "?");
-		job->stop_signal = sig;
+		job->stop_by_signal = true;
 		begin_stop(job, sig);
-		return;
+	} else {
+		kill_now(job);
 	}
-	if (!job->stop_signal)
-		job->stop_signal = sig;
-	if (!job->killed) {
-		rl_log("received another stop signal; sending SIGKILL to all ranks");
-		signal_everything(job, SIGKILL);
-		job->killed = true;
-		job->kill_sent = uv_now(job->loop);
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+	struct rl_job *job = h->data;
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (rl_is_stop_signal(sig)) {
+		if (job->state == JOB_RUNNING)
+			rl_log("received SIG%s; forwarding it to all ranks and stopping the job "
+			       "(again to kill now)", abbrev ? abbrev : "?");
+		act_on_signal(job, sig);
+		job->ev.stop_signal(job->ev.ctx, sig);
+	} else {
+		act_on_signal(job, sig);
+		job->ev.user_signal(job->ev.ctx, sig);
 	}
+}
+
+void rl_job_deliver_signal(struct rl_job *job, int sig)
+{
+	act_on_signal(job, sig);
+}
+
+void rl_job_abort(struct rl_job *job)
+{
+	if (job->state == JOB_RUNNING)
+		begin_stop(job, SIGTERM);
 }
 
 static void on_sigchld(uv_signal_t *h, int sig)
 {
-	struct job *job = h->data;
+	struct rl_job *job = h->data;
 	pid_t exclude[RL_MAX_LOCAL_RANKS], live[1];
 	(void)sig;
 	/* reap adopted orphans that exited; ranks are libuv's to reap */
@@ -362,7 +366,7 @@ static void on_ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 /* ---- starting ranks ----------------------------------------------------- */
 
-static int open_log(struct job *job, struct rank_proc *r)
+static int open_log(struct rl_job *job, struct rank_proc *r)
 {
 	char path[4096];
 	const struct rl_rank_slot *s = &job->p->plan->slots[r->local];
@@ -386,7 +390,7 @@ static int open_log(struct job *job, struct rank_proc *r)
 	return 0;
 }
 
-static int spawn_rank(struct job *job, struct rank_proc *r)
+static int spawn_rank(struct rl_job *job, struct rank_proc *r)
 {
 	const struct rl_options *o = job->p->opts;
 	const struct rl_rank_slot *slot = &job->p->plan->slots[r->local];
@@ -479,69 +483,84 @@ out:
 	return rc;
 }
 
-static void start_attempt(struct job *job)
+void rl_job_start(struct rl_job *job, int restart_count)
 {
 	job->state = JOB_RUNNING;
+	job->restart_count = restart_count;
 	job->live = 0;
+	job->have_root = false;
+	job->stop_by_signal = false;
+	job->system_error = false;
+	job->nothers = 0;
 	for (int i = 0; i < job->nranks; i++) {
 		int rc = spawn_rank(job, &job->ranks[i]);
 		if (rc < 0) {
 			rl_log("cannot start local rank %d: %s", i, uv_strerror(rc));
 			job->system_error = true;
+			job->have_root = true; /* the attempt failed: no report from ranks needed */
 			begin_stop(job, SIGTERM);
 			return;
 		}
 	}
 }
 
-int rl_job_run(const struct rl_job_params *params)
+int rl_job_create(struct rl_job **out, uv_loop_t *loop, const struct rl_job_params *params,
+		  const struct rl_job_events *events)
 {
-	struct job job;
-	int status;
+	struct rl_job *job = calloc(1, sizeof(*job));
 
-	memset(&job, 0, sizeof(job));
-	job.p = params;
-	job.loop = uv_default_loop();
-	job.nranks = params->plan->gpus_per_node;
-	job.ranks = calloc((size_t)job.nranks, sizeof(*job.ranks));
-	job.others = calloc((size_t)job.nranks, sizeof(*job.others));
-	if (!job.ranks || !job.others) {
-		rl_log("out of memory");
-		free(job.ranks);
-		free(job.others);
-		return RL_EXIT_SYSTEM;
+	if (!job)
+		return -ENOMEM;
+	job->p = params;
+	job->ev = *events;
+	job->loop = loop;
+	job->state = JOB_IDLE;
+	job->nranks = params->plan->gpus_per_node;
+	job->ranks = calloc((size_t)job->nranks, sizeof(*job->ranks));
+	job->others = calloc((size_t)job->nranks, sizeof(*job->others));
+	if (!job->ranks || !job->others) {
+		rl_job_destroy(job);
+		return -ENOMEM;
 	}
-	for (int i = 0; i < job.nranks; i++) {
-		job.ranks[i].local = i;
-		job.ranks[i].log_fd = -1;
+	for (int i = 0; i < job->nranks; i++) {
+		job->ranks[i].local = i;
+		job->ranks[i].log_fd = -1;
 	}
 	if (rl_reaper_become_subreaper() < 0)
 		rl_warn("cannot become a child subreaper: orphaned grandchildren may outlive the job");
 	signal(SIGPIPE, SIG_IGN);
 
 	for (size_t i = 0; i < NSIGNALS; i++) {
-		uv_signal_init(job.loop, &job.signals[i]);
-		job.signals[i].data = &job;
-		uv_signal_start(&job.signals[i], on_signal, forwarded_signals[i]);
+		uv_signal_init(loop, &job->signals[i]);
+		job->signals[i].data = job;
+		uv_signal_start(&job->signals[i], on_signal, forwarded_signals[i]);
 	}
-	uv_signal_init(job.loop, &job.sigchld);
-	job.sigchld.data = &job;
-	uv_signal_start(&job.sigchld, on_sigchld, SIGCHLD);
-	uv_timer_init(job.loop, &job.poll);
-	job.poll.data = &job;
-	start_attempt(&job);
-	uv_run(job.loop, UV_RUN_DEFAULT);
+	uv_signal_init(loop, &job->sigchld);
+	job->sigchld.data = job;
+	uv_signal_start(&job->sigchld, on_sigchld, SIGCHLD);
+	uv_timer_init(loop, &job->poll);
+	job->poll.data = job;
+	*out = job;
+	return 0;
+}
 
-	if (job.system_error)
-		status = RL_EXIT_SYSTEM;
-	else if (job.stop_signal)
-		status = 128 + job.stop_signal;
-	else if (job.have_root)
-		status = rl_failure_status(&job.root);
-	else
-		status = RL_EXIT_OK;
-	free(job.ranks);
-	free(job.others);
-	uv_loop_close(job.loop);
-	return status;
+void rl_job_close(struct rl_job *job)
+{
+	if (job->state == JOB_CLOSED)
+		return;
+	job->state = JOB_CLOSED;
+	for (size_t i = 0; i < NSIGNALS; i++)
+		uv_close((uv_handle_t *)&job->signals[i], NULL);
+	uv_close((uv_handle_t *)&job->sigchld, NULL);
+	uv_close((uv_handle_t *)&job->poll, NULL);
+}
+
+/* Only after rl_job_close and the loop has run the close callbacks. */
+void rl_job_destroy(struct rl_job *job)
+{
+	if (!job)
+		return;
+	free(job->ranks);
+	free(job->others);
+	free(job);
 }

@@ -1,5 +1,6 @@
 #include "rlaunch/worker_stage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "rlaunch/exit_codes.h"
@@ -51,6 +53,38 @@ static void pin_near_gpu(const char *gpu)
 		(void)sched_setaffinity(0, sizeof(both), &both);
 }
 
+/* Whatever rlaunch inherited without close-on-exec (a shell's "exec 7>x", a
+ * scheduler's sockets) must not reach the command: keep 0-2 and the control
+ * pipe, which closes itself at exec. close_range is missing before Linux 5.9
+ * (ENOSYS) and some seccomp profiles refuse it (EPERM): walk /proc then, and
+ * without /proc every descriptor up to the limit. */
+static void close_inherited_fds(void)
+{
+	const int first = RL_WORKER_CONTROL_FD + 1;
+	struct rlimit lim;
+	struct dirent *e;
+	DIR *dir;
+
+	if (close_range((unsigned)first, ~0U, 0) == 0)
+		return;
+	dir = opendir("/proc/self/fd");
+	if (dir) {
+		while ((e = readdir(dir)) != NULL) {
+			long fd;
+
+			if (rl_parse_long(e->d_name, first, 0x7fffffff, &fd) == 0 && fd != dirfd(dir))
+				close((int)fd);
+		}
+		closedir(dir);
+		return;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &lim) < 0 || lim.rlim_cur == RLIM_INFINITY ||
+	    lim.rlim_cur > 1 << 20)
+		lim.rlim_cur = 1 << 20;
+	for (rlim_t fd = (rlim_t)first; fd < lim.rlim_cur; fd++)
+		close((int)fd);
+}
+
 static void report_exec_failure(int error)
 {
 	struct rl_exec_failure msg = { RL_EXEC_FAILURE_MAGIC, error };
@@ -85,6 +119,7 @@ int rl_worker_stage_main(int argc, char **argv)
 		pin_near_gpu(argv[3]);
 
 	(void)fcntl(RL_WORKER_CONTROL_FD, F_SETFD, FD_CLOEXEC);
+	close_inherited_fds();
 	execvp(argv[6], &argv[6]);
 	int error = errno;
 	report_exec_failure(error);

@@ -66,14 +66,14 @@ wait_dead() {   # wait_dead PID [tenths]: until PID is gone (or a zombie)
 
 KILLED=()   # PIDs down killed: it waits for them to be reaped at the end
 
-kill_pidfile() {   # kill the single PID recorded in a daemon's pidfile
+kill_pidfile() {   # kill_pidfile FILE [GRACE_TENTHS]: the PID a daemon recorded
     local f=$1 pid
     [ -s "$f" ] || { rm -f "$f"; return 0; }
     pid=$(cat "$f")
     if [[ $pid =~ ^[0-9]+$ ]] && alive "$pid"; then
         KILLED+=("$pid")
         kill "$pid" 2>/dev/null || true
-        wait_dead "$pid" 50 || { kill -9 "$pid" 2>/dev/null || true; wait_dead "$pid" 20 || true; }
+        wait_dead "$pid" "${2:-50}" || { kill -9 "$pid" 2>/dev/null || true; wait_dead "$pid" 20 || true; }
     fi
     rm -f "$f"
 }
@@ -104,10 +104,10 @@ down() {
     export SLURM_CONF=$CONF
     # cancel jobs so that attached srun/salloc clients exit on their own
     if [ -s "$BASE/run/slurmctld.pid" ] && alive "$(cat "$BASE/run/slurmctld.pid")"; then
-        jobs=$(timeout 10 squeue -h -o %i 2>/dev/null || true)
+        jobs=$(timeout 5 squeue -h -o %i 2>/dev/null || true)
         if [ -n "$jobs" ]; then
             # shellcheck disable=SC2086  # one job id per word
-            timeout 10 scancel $jobs 2>/dev/null || true
+            timeout 5 scancel $jobs 2>/dev/null || true
             for _ in $(seq 40); do
                 [ -z "$(timeout 5 squeue -h -o %i 2>/dev/null)" ] && break
                 sleep 0.1
@@ -126,7 +126,9 @@ down() {
     # slurmd (+ every slurmstepd and job task) lives inside our node
     # namespaces: kill exactly the PIDs that are members of those namespaces.
     for ns in $(our_netns); do
-        kill_pidfile "$BASE/run/slurmd-${ns#"$NS_PREFIX"}.pid"
+        # (short grace: a slurmd still trying to register ignores TERM for
+        # MessageTimeout, and everything in the namespace gets -9 below anyway)
+        kill_pidfile "$BASE/run/slurmd-${ns#"$NS_PREFIX"}.pid" 10
         for pid in $(ip netns pids "$ns" 2>/dev/null); do KILLED+=("$pid"); kill -9 "$pid" 2>/dev/null || true; done
         for pid in $(ip netns pids "$ns" 2>/dev/null); do wait_dead "$pid" 30 || true; done
         ip netns del "$ns" 2>/dev/null || true
@@ -265,8 +267,15 @@ EOF
     done
 
     # ---- wait for all nodes idle --------------------------------------------
-    for ((i = 0; i < UP_TIMEOUT * 10; i++)); do
-        idle=$(sinfo -h -N -t idle -o '%N' 2>/dev/null | sort -u | wc -l)
+    # (sinfo fails until slurmctld listens, and hangs MessageTimeout if
+    # something else owns its port: bound it, and never let it trip ERR)
+    local deadline=$((SECONDS + UP_TIMEOUT))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        idle=$(timeout 3 sinfo -h -N -t idle -o '%N' 2>/dev/null | sort -u | wc -l) || idle=0
+        if [ -s "$BASE/run/slurmctld.pid" ] && ! alive "$(cat "$BASE/run/slurmctld.pid")"; then
+            log "slurmctld died (port $CTLD_PORT taken? see its log)"
+            break
+        fi
         if [ "$idle" -ge "$n" ]; then
             trap - ERR INT TERM
             log "up: $n nodes idle (n[1-$n], $cpus CPUs, $gpus GPUs each); SLURM_CONF=$CONF"
@@ -274,8 +283,8 @@ EOF
         fi
         sleep 0.1
     done
-    log "timeout waiting for nodes"
-    sinfo -N -l >&2 || true
+    log "cluster did not come up (nodes idle: ${idle:-0}/$n, waited up to ${UP_TIMEOUT}s)"
+    timeout 3 sinfo -N -l >&2 || true
     dump_logs
     down
     exit 1

@@ -29,6 +29,13 @@ check "bad env" --env NOVALUE
 check "bad filter" --local-ranks-filter 1-
 check "elastic nnodes" --nnodes 1:2
 check "multi-node without rendezvous" --nodes 2
+check "bad rendezvous kind" --rdzv etcd
+check "tcp without endpoint" --rdzv tcp --nodes 2
+check "bad endpoint" --rdzv-endpoint "host:port" --nodes 2
+check "bad node address" --rdzv-endpoint 127.0.0.1:1 --nodes 2 --insecure --node-addr 300.1.1.1
+check "no secret" --rdzv-endpoint 127.0.0.1:1 --nodes 2
+assert_contains "$T/err" "RLAUNCH_TOKEN" "says how to set the secret"
+check "bad rendezvous timeout" --rdzv-timeout 0
 check "node rank out of range" --node-rank 1
 check "more GPUs than visible" --gpus-per-node 3
 
@@ -54,7 +61,11 @@ assert_contains "$T/err" "no command given" "no command message"
 
 rl --log-dir /proc/forbidden -- true 2>"$T/err"
 assert_eq "$?" 2 "log dir that cannot be created"
-assert_contains "$T/err" "cannot create log directory '/proc/forbidden'" "log dir message"
+assert_contains "$T/err" "cannot use log directory '/proc/forbidden'" "log dir message"
+touch "$T/afile"
+rl --log-dir "$T/afile" -- true 2>"$T/err"
+assert_eq "$?" 2 "log dir that is a file"
+assert_contains "$T/err" "Not a directory" "log dir that is a file: reason"
 
 "$RLAUNCH" __rlaunch_worker 2>"$T/err"
 assert_eq "$?" 2 "worker stage by hand"

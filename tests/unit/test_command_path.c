@@ -42,10 +42,44 @@ static void test_numbers_and_lists(void)
 	ASSERT_EQ(rl_parse_long("", 0, 100, &v), -22);
 	ASSERT_EQ(rl_parse_seconds("0.25", 10, &d), 0);
 	ASSERT_TRUE(d == 0.25);
-	ASSERT_EQ(rl_parse_seconds("1e3", 10, &d), -34);
 	ASSERT_EQ(rl_parse_index_list("1,3-5", bits, 32), 0);
 	ASSERT_TRUE(rl_bit_test(bits, 1) && rl_bit_test(bits, 4) && !rl_bit_test(bits, 2));
 	ASSERT_EQ(rl_parse_index_list("32", bits, 32), -22);
+}
+
+/* Plain decimals only: digits with at most one '.', at least one digit. */
+static void test_seconds(void)
+{
+	const char *bad[] = { "1e3", "0x10", " 1", "1 ", "nan", "inf", "-0", "-1", "+1",
+			      "", ".", "1.2.3", "1,5", "0x", "1e", "INF", "\t1" };
+	char huge[400];
+	double d = -1;
+
+	ASSERT_EQ(rl_parse_seconds("30", 100, &d), 0);
+	ASSERT_TRUE(d == 30);
+	ASSERT_EQ(rl_parse_seconds("0.5", 100, &d), 0);
+	ASSERT_TRUE(d == 0.5);
+	ASSERT_EQ(rl_parse_seconds(".5", 100, &d), 0);
+	ASSERT_TRUE(d == 0.5);
+	ASSERT_EQ(rl_parse_seconds("5.", 100, &d), 0);
+	ASSERT_TRUE(d == 5);
+	ASSERT_EQ(rl_parse_seconds("0", 100, &d), 0);
+	ASSERT_TRUE(d == 0);
+	ASSERT_EQ(rl_parse_seconds("007", 100, &d), 0);
+	ASSERT_TRUE(d == 7);
+	ASSERT_EQ(rl_parse_seconds("100", 100, &d), 0);
+	ASSERT_EQ(rl_parse_seconds("100.5", 100, &d), -34);
+	ASSERT_EQ(rl_parse_seconds("1000", 100, &d), -34);
+	d = -1;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (rl_parse_seconds(bad[i], 100, &d) != -22)
+			TEST_FAIL("rl_parse_seconds(\"%s\") is not -EINVAL", bad[i]);
+	}
+	ASSERT_TRUE(d == -1); /* untouched on error */
+	ASSERT_EQ(rl_parse_seconds(NULL, 100, &d), -22);
+	memset(huge, '9', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	ASSERT_EQ(rl_parse_seconds(huge, 100, &d), -34);
 }
 
 static void test_failure_status(void)
@@ -80,6 +114,7 @@ int main(void)
 {
 	RUN_TEST(test_lookup);
 	RUN_TEST(test_numbers_and_lists);
+	RUN_TEST(test_seconds);
 	RUN_TEST(test_failure_status);
 	RUN_TEST(test_worker_argv);
 	TEST_MAIN_END();

@@ -45,6 +45,17 @@ static void test_uuids_are_valid(void)
 	rl_cuda_devices_release(&d);
 }
 
+/* Only equal values are duplicates: "10" and "1" or a UUID holding "0" are not. */
+static void test_distinct_indices(void)
+{
+	struct rl_cuda_devices d;
+	char err[256];
+	ASSERT_EQ(parse(&d, "1,10,01000,GPU-00000000", err), 0);
+	ASSERT_EQ(rl_cuda_devices_count(&d), 4);
+	ASSERT_STREQ(d.entries.v[2], "01000");
+	rl_cuda_devices_release(&d);
+}
+
 static void expect_invalid(const char *value, const char *message)
 {
 	struct rl_cuda_devices d;
@@ -67,7 +78,10 @@ static void test_invalid(void)
 	expect_invalid("0, 1", "' 1' is neither");
 	expect_invalid("NoDevFiles", "is neither");
 	expect_invalid("GPU-zz", "is neither");
-	expect_invalid("1,1", "lists '1' twice");
+	expect_invalid("1,1", "lists the same GPU twice ('1' and '1')");
+	expect_invalid("0,00", "lists the same GPU twice ('0' and '00')");
+	expect_invalid("3,1,003", "lists the same GPU twice ('3' and '003')");
+	expect_invalid("GPU-8d2f1c3a-1b2c,0,GPU-8d2f1c3a-1b2c", "lists the same GPU twice");
 	expect_invalid("99999999", "is neither");
 }
 
@@ -76,6 +90,7 @@ int main(void)
 	RUN_TEST(test_unset_and_empty);
 	RUN_TEST(test_indices);
 	RUN_TEST(test_uuids_are_valid);
+	RUN_TEST(test_distinct_indices);
 	RUN_TEST(test_invalid);
 	TEST_MAIN_END();
 }

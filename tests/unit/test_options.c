@@ -114,10 +114,42 @@ static void test_errors(void)
 	expect_error(ARGS("--grace", "-1", "x"), "seconds");
 	expect_error(ARGS("--grace", "nan", "x"), "seconds");
 	expect_error(ARGS("--grace", "inf", "x"), "seconds");
+	expect_error(ARGS("--grace", "0x10", "x"), "invalid value '0x10' for --grace");
+	expect_error(ARGS("--grace", "1e3", "x"), "seconds");
+	expect_error(ARGS("--grace", "86401", "x"), "seconds from 0 to 86400");
+	expect_error(ARGS("--master-addr", "a b", "x"),
+		     "invalid value for --master-addr: spaces and control characters are not allowed");
+	expect_error(ARGS("--master-addr", "host\n", "x"), "--master-addr: spaces and control");
+	expect_error(ARGS("--master-addr=\thost", "x"), "--master-addr: spaces and control");
+	expect_error(ARGS("--run-id", "job\n7", "x"),
+		     "invalid value for --run-id: spaces and control characters are not allowed");
+	expect_error(ARGS("--rdzv-id", "job 7", "x"), "--rdzv-id: spaces and control");
+	expect_error(ARGS("--run-id", "job\x1b[2J", "x"), "--run-id: spaces and control");
+	expect_error(ARGS("--log-dir", "/tmp/a\nb", "x"),
+		     "invalid value for --log-dir: control characters are not allowed");
+	expect_error(ARGS("--log-dir", "/tmp/a\x7f", "x"), "--log-dir: control characters");
+	expect_error(ARGS("--", ""), "the command is empty");
+	expect_error(ARGS("", "arg"), "the command is empty");
+	expect_error(ARGS("--dry-run", "--", "", "x"), "the command is empty");
 	expect_error(ARGS("--local-ranks-filter", "0,,1", "x"), "local ranks");
 	expect_error(ARGS("--local-ranks-filter", "3-1", "x"), "local ranks");
 	expect_error(ARGS("--max-restarts", "many", "x"), "whole number");
 	expect_error(ARGS("--gpus-per-node", "2"), "no command given");
+}
+
+/* Spaces stay legal where they are legitimate: a log directory, --env values,
+ * and any argument of the command after its first word. */
+static void test_spaces_where_allowed(void)
+{
+	struct rl_options o;
+	char err[256] = "";
+	ASSERT_EQ(parse(&o, err, ARGS("--log-dir", "/tmp/my logs", "--env", "MSG=a b",
+				      "--grace", ".5", "--", "echo", "", "a b")), 0);
+	ASSERT_STREQ(o.log_dir, "/tmp/my logs");
+	ASSERT_STREQ(o.env_overrides.v[0], "MSG=a b");
+	ASSERT_TRUE(o.grace_s == 0.5);
+	ASSERT_STREQ(o.command[1], "");
+	rl_options_release(&o);
 }
 
 static void test_help_needs_no_command(void)
@@ -151,6 +183,7 @@ int main(void)
 	RUN_TEST(test_torchrun_spellings);
 	RUN_TEST(test_values);
 	RUN_TEST(test_errors);
+	RUN_TEST(test_spaces_where_allowed);
 	RUN_TEST(test_help_needs_no_command);
 	RUN_TEST(test_help_mentions_flags);
 	TEST_MAIN_END();

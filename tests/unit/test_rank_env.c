@@ -19,7 +19,7 @@ static void setup(struct fixture *f, char **envp, const char *cvd, int g, enum r
 	f->o.cvd = pol;
 	f->o.max_restarts = 2;
 	if (rl_cuda_devices_parse(&f->d, cvd, err, sizeof(err)) < 0 ||
-	    rl_plan_build_local(&f->p, &f->o, &f->d, 8, err, sizeof(err)) < 0)
+	    rl_plan_build_local(&f->p, &f->o, &f->d, 8, NULL, err, sizeof(err)) < 0)
 		abort();
 	f->in.envp = envp;
 	f->in.plan = &f->p;

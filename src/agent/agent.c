@@ -1,0 +1,526 @@
+#include "rlaunch/agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rlaunch/auth.h"
+#include "rlaunch/bootstrap.h"
+#include "rlaunch/command_path.h"
+#include "rlaunch/coordinator.h"
+#include "rlaunch/cuda_devices.h"
+#include "rlaunch/exit_codes.h"
+#include "rlaunch/log.h"
+#include "rlaunch/member.h"
+#include "rlaunch/net_preset.h"
+#include "rlaunch/node_addr.h"
+#include "rlaunch/node_gpus.h"
+#include "rlaunch/plan.h"
+#include "rlaunch/rank_env.h"
+#include "rlaunch/supervise.h"
+
+struct agent {
+	const struct rl_options *o;
+	char **envp;
+	uv_loop_t *loop;
+	struct rl_bootstrap boot;
+	struct rl_cuda_devices cvd;
+	int machine_gpus;
+	struct rl_plan plan;           /* the final plan, after the roster */
+	bool have_plan;
+	struct rl_secret secret;
+	struct rl_node_info self;
+	char host[RL_HOSTNAME_MAX + 1];
+	char run_id[RL_RUN_ID_MAX + 1];
+	char master_addr[RL_ADDR_STRLEN];
+	enum rl_net_preset net;
+	struct rl_coord *coord;
+	struct rl_member *member;
+	struct rl_job_events events;
+	struct rl_job *job;
+	struct rl_job_params params;
+	int status;
+	bool done;
+};
+
+/* A port that is free on this node right now (MASTER_PORT 0, and what this
+ * node offers to be MASTER_PORT if it becomes node 0). */
+static int pick_free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void default_run_id(struct agent *a)
+{
+	const char *job = rl_env_lookup(a->envp, "SLURM_JOB_ID");
+	unsigned char rnd[6] = { 0 };
+
+	if (a->o->run_id) {
+		snprintf(a->run_id, sizeof(a->run_id), "%s", a->o->run_id);
+		return;
+	}
+	if (job && *job && strlen(job) < sizeof(a->run_id)) {
+		snprintf(a->run_id, sizeof(a->run_id), "%s", job);
+		return;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		unsigned long x = (unsigned long)getpid() ^ (unsigned long)time(NULL);
+		memcpy(rnd, &x, sizeof(rnd));
+	}
+	snprintf(a->run_id, sizeof(a->run_id), "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5]);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	size_t len = strlen(dir);
+	struct stat st;
+
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, len + 1);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return access(path, W_OK) == 0 ? 0 : -errno;
+}
+
+static struct rl_rank_env_input env_input(struct agent *a)
+{
+	struct rl_rank_env_input in = {
+		.envp = a->envp,
+		.plan = &a->plan,
+		.opts = a->o,
+		.net = a->net,
+		.restart_count = 0,
+		.run_id = a->run_id,
+	};
+	return in;
+}
+
+/* --dry-run: what would be started, and how each rank's environment differs. */
+static void print_dry_run(struct agent *a)
+{
+	const struct rl_plan *p = &a->plan;
+	struct rl_rank_env_input in = env_input(a);
+
+	printf("plan: %d node%s x %d rank%s = world size %d%s\n", p->nodes, p->nodes == 1 ? "" : "s",
+	       p->gpus_per_node, p->gpus_per_node == 1 ? "" : "s", p->world_size,
+	       p->cpu_only ? " (CPU ranks: no GPU on this node)" : "");
+	if (a->boot.kind != RL_RDZV_SINGLE)
+		printf("rendezvous: %s; node rank, MASTER_ADDR and the ranks below are decided there "
+		       "(shown as node %d)\n", rl_rdzv_kind_name(a->boot.kind), p->node_rank);
+	printf("node %d: host %s, master %s:%d, ranks %d-%d\n", p->node_rank, a->host, p->master_addr,
+	       p->master_port, p->slots[0].rank, p->slots[p->gpus_per_node - 1].rank);
+	printf("command:");
+	for (char *const *arg = a->o->command; *arg; arg++)
+		printf(" %s", *arg);
+	printf("\n");
+	for (int i = 0; i < p->gpus_per_node; i++) {
+		struct rl_strv env;
+
+		if (rl_rank_env_build(&env, &in, i) < 0)
+			return;
+		printf("rank %d (local %d%s%s):\n", p->slots[i].rank, i, p->cpu_only ? "" : ", gpu ",
+		       p->slots[i].gpu);
+		for (size_t k = 0; k < env.n; k++) {
+			const char *eq = strchr(env.v[k], '=');
+			char key[256];
+			size_t klen = (size_t)(eq - env.v[k]);
+			const char *old;
+
+			if (klen >= sizeof(key))
+				continue;
+			memcpy(key, env.v[k], klen);
+			key[klen] = '\0';
+			old = rl_env_lookup(in.envp, key);
+			if (!old || strcmp(old, eq + 1) != 0)
+				printf("  %s\n", env.v[k]);
+		}
+		for (char *const *e = in.envp; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			char key[256];
+			size_t klen = eq ? (size_t)(eq - *e) : 0;
+
+			if (!eq || klen >= sizeof(key))
+				continue;
+			memcpy(key, *e, klen);
+			key[klen] = '\0';
+			if (!rl_env_lookup(env.v, key))
+				printf("  unset %s\n", key);
+		}
+		rl_strv_release(&env);
+	}
+}
+
+/* ---- what the controller tells the agent ------------------------------------------ */
+
+/* This node cannot take part: the attempt is over before it began. */
+static void cannot_start(struct agent *a)
+{
+	struct rl_attempt_report report = { .system_error = true };
+	a->events.attempt_over(a->events.ctx, &report);
+}
+
+static void op_roster(void *ctx, const struct rl_msg_roster *r, int node_rank)
+{
+	struct agent *a = ctx;
+	struct rl_placement where;
+	char err[512];
+	int rc;
+
+	if (a->o->master_addr)
+		snprintf(a->master_addr, sizeof(a->master_addr), "%s", a->o->master_addr);
+	else
+		rl_addr_format(&r->nodes[0].addr, a->master_addr, sizeof(a->master_addr));
+	snprintf(a->run_id, sizeof(a->run_id), "%s", r->run_id);
+	where.nodes = (int)r->count;
+	where.node_rank = node_rank;
+	where.master_addr = a->master_addr;
+	where.master_port = r->master_port;
+	rl_plan_release(&a->plan);
+	if (rl_plan_build_local(&a->plan, a->o, &a->cvd, a->machine_gpus, &where, err,
+				sizeof(err)) < 0) {
+		rl_log("%s", err);
+		cannot_start(a);
+		return;
+	}
+	a->have_plan = true;
+	if (a->plan.cpu_only)
+		rl_log("no GPUs on this node; starting %d rank%s as CPU processes",
+		       a->plan.gpus_per_node, a->plan.gpus_per_node == 1 ? "" : "s");
+	a->params.opts = a->o;
+	a->params.plan = &a->plan;
+	a->params.env_in = env_input(a);
+	a->params.command = a->o->command;
+	a->params.host = a->host;
+	rc = rl_job_create(&a->job, a->loop, &a->params, &a->events);
+	if (rc < 0) {
+		rl_log("cannot set up the job: %s", strerror(-rc));
+		cannot_start(a);
+		return;
+	}
+	rl_job_start(a->job, 0);
+}
+
+static void op_abort(void *ctx)
+{
+	struct agent *a = ctx;
+	if (a->job)
+		rl_job_abort(a->job);
+}
+
+static void op_deliver_signal(void *ctx, int sig)
+{
+	struct agent *a = ctx;
+	if (a->job)
+		rl_job_deliver_signal(a->job, sig);
+}
+
+static void op_restart(void *ctx, int count)
+{
+	struct agent *a = ctx;
+	if (a->job)
+		rl_job_start(a->job, count);
+}
+
+static void op_final(void *ctx, int status)
+{
+	struct agent *a = ctx;
+
+	a->done = true;
+	a->status = status;
+	if (a->job)
+		rl_job_close(a->job);
+}
+
+/* ---- before the rendezvous ---------------------------------------------------------- */
+
+/* This node's G and what it can give, checked like the final plan will be. */
+static int check_local_plan(struct agent *a)
+{
+	char err[512];
+	struct rl_plan probe;
+	struct rl_placement where = { 1, 0, "127.0.0.1", 1 };
+
+	if (rl_plan_build_local(&probe, a->o, &a->cvd, a->machine_gpus,
+				a->boot.kind == RL_RDZV_SINGLE ? NULL : &where, err, sizeof(err)) < 0) {
+		rl_log("%s", err);
+		rl_plan_release(&probe);
+		return -EINVAL;
+	}
+	a->self.gpus_per_node = (uint32_t)probe.gpus_per_node;
+	a->self.gpus_available = probe.cpu_only ? 0 : (uint32_t)rl_plan_gpus_available(&a->cvd, a->machine_gpus);
+	a->plan = probe; /* for --dry-run and the command check; replaced after the roster */
+	return 0;
+}
+
+static int check_command(struct agent *a)
+{
+	struct rl_rank_env_input in = env_input(a);
+	struct rl_strv env0;
+	int rc;
+
+	if (rl_rank_env_build(&env0, &in, 0) < 0)
+		return RL_EXIT_SYSTEM;
+	rc = rl_command_check(a->o->command[0], rl_env_lookup(env0.v, "PATH"));
+	rl_strv_release(&env0);
+	if (rc < 0) {
+		rl_log("cannot run '%s': %s", a->o->command[0], rl_command_check_reason(rc));
+		rl_command_hint(a->o->command[0]);
+		return rc == -ENOENT ? RL_EXIT_NOT_FOUND : RL_EXIT_NOT_EXECUTABLE;
+	}
+	return 0;
+}
+
+static int load_secret(struct agent *a)
+{
+	char err[512];
+	int rc;
+
+	if (a->boot.nodes <= 1 && a->boot.kind != RL_RDZV_PMIX)
+		return 0;
+	rc = rl_secret_load(&a->secret, a->o->token_file, a->envp, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT) {
+		rl_log("%s", err);
+		return -EINVAL;
+	}
+	if (a->o->insecure) {
+		memset(&a->secret, 0, sizeof(a->secret));
+		a->secret.source = "--insecure";
+		return 0;
+	}
+	rl_log("a multi-node job needs a secret shared by its agents: export "
+	       "RLAUNCH_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n') before srun "
+	       "(srun passes it on), or pass --token-file FILE; --insecure runs without one on a "
+	       "network you trust");
+	return -EINVAL;
+}
+
+static int node_address(struct agent *a)
+{
+	char err[512], ifname[64];
+	struct rl_iface_filter f;
+	int rc;
+
+	if (a->o->node_addr) {
+		if (rl_addr_parse(a->o->node_addr, &a->self.addr) < 0) {
+			rl_log("invalid --node-addr '%s': expected a numeric IPv4 or IPv6 address",
+			       a->o->node_addr);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (a->boot.nodes <= 1 && a->boot.kind != RL_RDZV_PMIX) {
+		rl_addr_parse("127.0.0.1", &a->self.addr);
+		return 0;
+	}
+	rc = rl_iface_filter_parse(&f, a->o->iface ? a->o->iface : RL_DEFAULT_IFACE_FILTER, err,
+				   sizeof(err));
+	if (rc == 0)
+		rc = rl_node_addr_pick(&f, &a->self.addr, ifname, sizeof(ifname), err, sizeof(err));
+	rl_iface_filter_release(&f);
+	if (rc < 0) {
+		rl_log("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *out, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	char service[16];
+	int rc;
+
+	snprintf(service, sizeof(service), "%d", port);
+	rc = getaddrinfo(host, service, &hints, &res);
+	if (rc != 0) {
+		rl_errbuf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int start_controller(struct agent *a)
+{
+	struct rl_agent_ops ops = {
+		.ctx = a, .roster = op_roster, .abort = op_abort,
+		.deliver_signal = op_deliver_signal, .restart = op_restart, .final = op_final,
+	};
+	struct rl_coord_params cp = {
+		.loop = a->loop, .secret = &a->secret, .nodes = (size_t)a->boot.nodes,
+		.rdzv_timeout_s = a->o->rdzv_timeout_s, .max_restarts = a->o->max_restarts,
+		.master_port = a->o->master_port, .run_id = a->run_id, .self = a->self, .ops = ops,
+	};
+	struct sockaddr_storage ep;
+	char err[512];
+	int rc;
+
+	if (a->boot.nodes <= 1) {
+		rc = rl_coord_start(&a->coord, &cp);
+		goto started;
+	}
+	if (a->boot.kind == RL_RDZV_SLURM && a->boot.serve) {
+		struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons((uint16_t)a->boot.port) };
+		any.sin_addr.s_addr = htonl(INADDR_ANY);
+		cp.listen_addr = (const struct sockaddr *)&any;
+		rc = rl_coord_start(&a->coord, &cp);
+		if (rc < 0) {
+			rl_log("cannot serve the rendezvous on port %d: %s (pick another with "
+			       "--rdzv-endpoint :PORT)", a->boot.port, uv_strerror(rc));
+			return RL_EXIT_RENDEZVOUS;
+		}
+		goto started;
+	}
+	if (resolve(a->boot.host, a->boot.port, &ep, err, sizeof(err)) < 0) {
+		rl_log("%s", err);
+		return RL_EXIT_RENDEZVOUS;
+	}
+	if (a->boot.try_serve) {
+		cp.listen_addr = (const struct sockaddr *)&ep;
+		rc = rl_coord_start(&a->coord, &cp);
+		if (rc == 0)
+			goto started;
+		if (rc != UV_EADDRINUSE && rc != UV_EADDRNOTAVAIL) {
+			rl_log("cannot serve the rendezvous on %s:%d: %s", a->boot.host, a->boot.port,
+			       uv_strerror(rc));
+			return RL_EXIT_RENDEZVOUS;
+		}
+	}
+	{
+		struct rl_member_params mp = {
+			.loop = a->loop, .secret = &a->secret, .endpoint = ep,
+			.rdzv_timeout_s = a->o->rdzv_timeout_s, .self = a->self, .ops = ops,
+		};
+		snprintf(mp.endpoint_name, sizeof(mp.endpoint_name), "%s:%d", a->boot.host, a->boot.port);
+		rc = rl_member_start(&a->member, &mp);
+		if (rc < 0)
+			return RL_EXIT_SYSTEM;
+		a->events = rl_member_job_events(a->member);
+		return 0;
+	}
+started:
+	if (rc < 0)
+		return RL_EXIT_SYSTEM;
+	a->events = rl_coord_job_events(a->coord);
+	return 0;
+}
+
+int rl_agent_run(const struct rl_options *o, char **envp)
+{
+	struct agent a;
+	char err[512];
+	int rc, port;
+
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.envp = envp;
+	a.status = RL_EXIT_USAGE;
+	if (rl_bootstrap_resolve(&a.boot, o, envp, err, sizeof(err)) < 0) {
+		rl_log("%s", err);
+		return RL_EXIT_USAGE;
+	}
+	if (a.boot.kind == RL_RDZV_PMIX) {
+		rl_log("the pmix rendezvous is not available in this build; use --rdzv slurm under "
+		       "srun, or --rdzv tcp with --rdzv-endpoint");
+		return RL_EXIT_USAGE;
+	}
+	if (rl_cuda_devices_parse(&a.cvd, rl_env_lookup(envp, "CUDA_VISIBLE_DEVICES"), err,
+				  sizeof(err)) < 0) {
+		rl_log("%s", err);
+		goto out;
+	}
+	if (o->gpus_per_node < 0 || !a.cvd.set)
+		a.machine_gpus = rl_node_gpu_count("/proc");
+	a.net = o->net == RL_NET_AUTO ? rl_net_preset_detect("/sys") : o->net;
+	gethostname(a.host, sizeof(a.host) - 1);
+	default_run_id(&a);
+	if (check_local_plan(&a) < 0 || load_secret(&a) < 0 || node_address(&a) < 0)
+		goto out;
+	if ((rc = check_command(&a)) != 0) {
+		a.status = rc;
+		goto out;
+	}
+	if (o->dry_run) {
+		print_dry_run(&a);
+		a.status = RL_EXIT_OK;
+		goto out;
+	}
+	if (o->log_dir && (rc = mkdir_p(o->log_dir)) < 0) {
+		rl_log("cannot use log directory '%s': %s", o->log_dir, strerror(-rc));
+		goto out;
+	}
+	port = pick_free_port();
+	if (o->master_port == 0 && port < 0) {
+		rl_log("cannot find a free port for MASTER_PORT: %s", strerror(errno));
+		a.status = RL_EXIT_SYSTEM;
+		goto out;
+	}
+	snprintf(a.self.host, sizeof(a.self.host), "%s", a.host);
+	a.self.pid = (uint32_t)getpid();
+	a.self.port = (uint16_t)(port > 0 ? port : 0);
+	if (rl_auth_init() < 0) {
+		rl_log("cannot initialise libsodium");
+		a.status = RL_EXIT_SYSTEM;
+		goto out;
+	}
+
+	a.loop = uv_default_loop();
+	a.status = RL_EXIT_SYSTEM;
+	rc = start_controller(&a);
+	if (rc != 0) {
+		a.status = rc;
+		uv_run(a.loop, UV_RUN_NOWAIT);
+		goto out_loop;
+	}
+	uv_run(a.loop, UV_RUN_DEFAULT);
+out_loop:
+	uv_loop_close(a.loop);
+	rl_job_destroy(a.job);
+	rl_coord_destroy(a.coord);
+	rl_member_destroy(a.member);
+out:
+	rl_plan_release(&a.plan);
+	rl_cuda_devices_release(&a.cvd);
+	return a.status;
+}

@@ -1,0 +1,708 @@
+#include "rlaunch/coordinator.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rlaunch/log.h"
+#include "rlaunch/peer.h"
+#include "rlaunch/summary.h"
+
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define HOUSEKEEPING_MS 500
+#define MAX_PENDING 256        /* connections not yet authenticated */
+#define LOG_WINDOW_MS 10000    /* rejected peers: at most LOG_BURST lines per window */
+#define LOG_BURST 5
+
+enum phase { PHASE_RENDEZVOUS, PHASE_JOB, PHASE_FINAL };
+enum member_state { M_HANDSHAKE, M_AUTHENTICATED, M_JOINED, M_GONE };
+
+struct member {
+	struct rl_coord *c;
+	struct rl_peer peer;
+	bool local;             /* this agent: no connection */
+	enum member_state state;
+	uint8_t nonce[RL_NONCE_LEN];
+	uint64_t accepted_at;
+	struct rl_node_info info;
+	int node_rank;
+	bool attempt_done;
+};
+
+struct rl_coord {
+	struct rl_coord_params p;
+	enum phase phase;
+	uv_tcp_t listener;
+	bool listening;
+	uv_timer_t timer;
+	uv_timer_t kick;        /* runs the local join from the loop, not from start */
+	uint64_t started;
+	struct member **m;      /* every connection and the local member */
+	size_t nm, capm;
+	size_t joined;
+	size_t pending;         /* unauthenticated connections */
+	struct member **by_rank; /* node rank -> member, after the roster */
+	struct rl_msg_roster roster;
+	/* the current attempt */
+	int restart_count;
+	bool have_culprit;
+	struct rl_wire_failure culprit;
+	int culprit_status;
+	bool retryable;
+	int stop_signal;
+	size_t done;
+	struct rl_failure local_others[64];
+	size_t nlocal_others;
+	/* rate-limited log of rejected peers */
+	uint64_t log_window;
+	unsigned logged, suppressed;
+};
+
+/* ---- logging strangers, rate-limited ---------------------------------------- */
+
+static void reject_log(struct rl_coord *c, const char *who, const char *why)
+{
+	uint64_t now = uv_now(c->p.loop);
+
+	if (now - c->log_window >= LOG_WINDOW_MS) {
+		if (c->suppressed)
+			rl_log("coordinator: %u more rejected connections not shown", c->suppressed);
+		c->log_window = now;
+		c->logged = c->suppressed = 0;
+	}
+	if (c->logged++ < LOG_BURST)
+		rl_log("coordinator: dropped connection from %s: %s", who, why);
+	else
+		c->suppressed++;
+}
+
+/* ---- members ------------------------------------------------------------- */
+
+static void send_to(struct member *m, struct rl_wbuf *w)
+{
+	if (m->local || m->state == M_GONE)
+		rl_wbuf_release(w);
+	else
+		rl_peer_send(&m->peer, w);
+}
+
+static void on_peer_closed(struct rl_peer *p)
+{
+	struct member *m = p->data;
+	struct rl_coord *c = m->c;
+
+	/* the slot stays in c->m (node ranks point at it); only handshakes are freed */
+	if (m->node_rank < 0) {
+		for (size_t i = 0; i < c->nm; i++)
+			if (c->m[i] == m) {
+				c->m[i] = c->m[--c->nm];
+				break;
+			}
+		free(m);
+	}
+}
+
+static void drop(struct member *m, const char *why)
+{
+	struct rl_coord *c = m->c;
+
+	if (m->state == M_HANDSHAKE)
+		c->pending--;
+	if (why)
+		reject_log(c, m->peer.name, why);
+	m->state = M_GONE;
+	rl_peer_close(&m->peer);
+}
+
+static void reject(struct member *m, const char *reason)
+{
+	struct rl_wbuf w;
+
+	rl_wbuf_init(&w);
+	rl_wire_put_reject(&w, reason);
+	rl_peer_send(&m->peer, &w);
+	if (m->state == M_HANDSHAKE)
+		m->c->pending--;
+	m->state = M_GONE;
+	rl_peer_finish(&m->peer);
+}
+
+static void broadcast(struct rl_coord *c, const struct rl_wbuf *msg, const struct member *except)
+{
+	for (size_t i = 0; i < c->nm; i++) {
+		struct member *m = c->m[i];
+		struct rl_wbuf w;
+
+		if (m == except || m->local || m->state != M_JOINED)
+			continue;
+		rl_wbuf_init(&w);
+		if (msg->len) {
+			w.data = malloc(msg->len);
+			if (!w.data)
+				continue;
+			memcpy(w.data, msg->data, msg->len);
+			w.len = w.cap = msg->len;
+		}
+		send_to(m, &w);
+	}
+}
+
+/* ---- the end ----------------------------------------------------------------- */
+
+static void close_everything(struct rl_coord *c)
+{
+	uv_timer_stop(&c->timer);
+	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
+		uv_close((uv_handle_t *)&c->timer, NULL);
+		uv_close((uv_handle_t *)&c->kick, NULL);
+	}
+	if (c->listening) {
+		c->listening = false;
+		uv_close((uv_handle_t *)&c->listener, NULL);
+	}
+	for (size_t i = 0; i < c->nm; i++) {
+		struct member *m = c->m[i];
+		if (m->local || m->peer.closing)
+			continue;
+		m->state = M_GONE;
+		rl_peer_finish(&m->peer);
+	}
+}
+
+/* Rendezvous failed: tell those who came, end with status. */
+static void fail_rendezvous(struct rl_coord *c, int status, const char *reason)
+{
+	struct rl_wbuf w;
+
+	rl_log("%s", reason);
+	rl_wbuf_init(&w);
+	rl_wire_put_reject(&w, reason);
+	broadcast(c, &w, NULL);
+	rl_wbuf_release(&w);
+	c->phase = PHASE_FINAL;
+	close_everything(c);
+	c->p.ops.final(c->p.ops.ctx, status);
+}
+
+static struct rl_failure local_failure(const struct rl_wire_failure *f)
+{
+	struct rl_failure out = {
+		.rank = f->rank, .local_rank = f->local_rank, .node_rank = f->node_rank,
+		.pid = (pid_t)f->pid, .exit_code = f->exit_code, .signal = f->signal,
+		.when = { .tv_sec = (time_t)f->sec, .tv_nsec = f->nsec }, .host = f->host,
+		.exec_error = f->exec_error,
+	};
+	return out;
+}
+
+static void attempt_finished(struct rl_coord *c)
+{
+	struct rl_attempt_outcome o = {
+		.failed = c->have_culprit,
+		.retryable = c->retryable,
+		.stop_signal = c->stop_signal,
+	};
+	struct rl_wbuf w;
+	struct rl_msg_final fin;
+
+	o.status = c->have_culprit ? c->culprit_status : c->stop_signal ? 128 + c->stop_signal : 0;
+	if (rl_should_restart(&o, c->restart_count, c->p.max_restarts)) {
+		char how[160];
+		struct rl_failure f = local_failure(&c->culprit);
+
+		c->restart_count++;
+		rl_log("rank %d on %s failed (%s); restarting all ranks (restart %d of %d)",
+		       c->culprit.rank, c->culprit.host, rl_failure_describe(&f, how, sizeof(how)),
+		       c->restart_count, c->p.max_restarts);
+		c->have_culprit = false;
+		c->done = 0;
+		c->nlocal_others = 0;
+		for (size_t i = 0; i < c->nm; i++)
+			c->m[i]->attempt_done = false;
+		rl_wbuf_init(&w);
+		rl_wire_put_u32(&w, RL_MSG_RESTART, (uint32_t)c->restart_count);
+		broadcast(c, &w, NULL);
+		rl_wbuf_release(&w);
+		c->p.ops.restart(c->p.ops.ctx, c->restart_count);
+		return;
+	}
+
+	/* a stop signal wins over a failure only when it came first */
+	memset(&fin, 0, sizeof(fin));
+	fin.status = o.status;
+	fin.has_culprit = c->have_culprit;
+	fin.culprit = c->culprit;
+	if (c->have_culprit) {
+		struct rl_failure root = local_failure(&c->culprit);
+		if (c->culprit.reason[0])
+			rl_log("job failed: %s", c->culprit.reason);
+		else
+			rl_summary_print(&root, c->local_others, c->nlocal_others, c->restart_count);
+	}
+	rl_wbuf_init(&w);
+	rl_wire_put_final(&w, &fin);
+	broadcast(c, &w, NULL);
+	rl_wbuf_release(&w);
+	c->phase = PHASE_FINAL;
+	close_everything(c);
+	c->p.ops.final(c->p.ops.ctx, o.status);
+}
+
+static void member_done(struct rl_coord *c, struct member *m)
+{
+	if (m->attempt_done)
+		return;
+	m->attempt_done = true;
+	if (++c->done == c->p.nodes && c->phase == PHASE_JOB)
+		attempt_finished(c);
+}
+
+/* ---- job events, from any node ------------------------------------------------ */
+
+static void culprit_found(struct rl_coord *c, const struct rl_wire_failure *f, int status,
+			  bool retryable)
+{
+	struct rl_wbuf w;
+
+	if (c->have_culprit || c->phase != PHASE_JOB)
+		return;
+	c->have_culprit = true;
+	c->culprit = *f;
+	c->culprit_status = status;
+	c->retryable = retryable;
+	rl_wbuf_init(&w);
+	rl_wire_put_failure(&w, RL_MSG_ABORT, f);
+	broadcast(c, &w, NULL);
+	rl_wbuf_release(&w);
+	c->p.ops.abort(c->p.ops.ctx);
+}
+
+static void rank_failed(struct rl_coord *c, const struct rl_wire_failure *f)
+{
+	struct rl_failure lf = local_failure(f);
+	culprit_found(c, f, rl_failure_status(&lf), true);
+}
+
+static void signal_from(struct rl_coord *c, struct member *from, int sig)
+{
+	struct rl_wbuf w;
+
+	if (c->phase != PHASE_JOB)
+		return;
+	if (rl_is_stop_signal(sig) && !c->stop_signal && !c->have_culprit)
+		c->stop_signal = sig;
+	rl_wbuf_init(&w);
+	rl_wire_put_u32(&w, RL_MSG_SIGNAL, (uint32_t)sig);
+	broadcast(c, &w, from);
+	rl_wbuf_release(&w);
+	if (!from->local)
+		c->p.ops.deliver_signal(c->p.ops.ctx, sig);
+}
+
+static struct member *local_member(struct rl_coord *c)
+{
+	for (size_t i = 0; i < c->nm; i++)
+		if (c->m[i]->local)
+			return c->m[i];
+	return NULL;
+}
+
+static void ev_rank_failed(void *ctx, const struct rl_failure *f)
+{
+	struct rl_coord *c = ctx;
+	struct rl_wire_failure wf;
+
+	memset(&wf, 0, sizeof(wf));
+	wf.rank = f->rank;
+	wf.local_rank = f->local_rank;
+	wf.node_rank = f->node_rank;
+	wf.pid = (uint32_t)f->pid;
+	wf.exit_code = f->exit_code;
+	wf.signal = f->signal;
+	wf.exec_error = f->exec_error;
+	wf.sec = f->when.tv_sec;
+	wf.nsec = (int32_t)f->when.tv_nsec;
+	snprintf(wf.host, sizeof(wf.host), "%s", f->host);
+	rank_failed(c, &wf);
+}
+
+static void ev_stop_signal(void *ctx, int sig)
+{
+	struct rl_coord *c = ctx;
+	signal_from(c, local_member(c), sig);
+}
+
+static void ev_attempt_over(void *ctx, const struct rl_attempt_report *r)
+{
+	struct rl_coord *c = ctx;
+
+	if (r->exec_failure || r->system_error)
+		c->retryable = false;
+	if (r->system_error && !c->have_culprit) {
+		struct rl_wire_failure f;
+		memset(&f, 0, sizeof(f));
+		f.rank = -1;
+		snprintf(f.reason, sizeof(f.reason), "node %s could not start its ranks", c->p.self.host);
+		culprit_found(c, &f, RL_EXIT_SYSTEM_STATUS, false);
+	}
+	c->nlocal_others = r->nothers < 64 ? r->nothers : 64;
+	memcpy(c->local_others, r->others, c->nlocal_others * sizeof(*r->others));
+	member_done(c, local_member(c));
+}
+
+struct rl_job_events rl_coord_job_events(struct rl_coord *c)
+{
+	struct rl_job_events ev = {
+		.ctx = c,
+		.rank_failed = ev_rank_failed,
+		.stop_signal = ev_stop_signal,
+		.user_signal = ev_stop_signal, /* both: pass it to every node */
+		.attempt_over = ev_attempt_over,
+	};
+	return ev;
+}
+
+/* ---- rendezvous ----------------------------------------------------------------- */
+
+static void roster_ready(struct rl_coord *c)
+{
+	char err[512];
+	struct rl_node_info *nodes = calloc(c->joined, sizeof(*nodes));
+	size_t n = 0;
+	struct rl_wbuf w;
+	int self_rank = -1;
+
+	if (!nodes) {
+		fail_rendezvous(c, 71, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < c->nm; i++)
+		if (c->m[i]->state == M_JOINED)
+			nodes[n++] = c->m[i]->info;
+	if (rl_roster_build(nodes, n, c->p.nodes, err, sizeof(err)) < 0) {
+		free(nodes);
+		fail_rendezvous(c, 2, err);
+		return;
+	}
+	c->by_rank = calloc(n, sizeof(*c->by_rank));
+	if (!c->by_rank) {
+		free(nodes);
+		fail_rendezvous(c, 71, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < c->nm; i++) {
+		struct member *m = c->m[i];
+		if (m->state != M_JOINED)
+			continue;
+		m->node_rank = rl_roster_find(nodes, n, &m->info.addr);
+		c->by_rank[m->node_rank] = m;
+		if (m->local)
+			self_rank = m->node_rank;
+	}
+	c->roster.nodes = nodes;
+	c->roster.count = (uint32_t)n;
+	c->roster.master_port = (uint16_t)(c->p.master_port ? c->p.master_port : nodes[0].port);
+	snprintf(c->roster.run_id, sizeof(c->roster.run_id), "%s", c->p.run_id);
+	c->phase = PHASE_JOB;
+	rl_wbuf_init(&w);
+	rl_wire_put_roster(&w, &c->roster);
+	broadcast(c, &w, NULL);
+	rl_wbuf_release(&w);
+	c->p.ops.roster(c->p.ops.ctx, &c->roster, self_rank);
+}
+
+static void add_joined(struct rl_coord *c, struct member *m, const struct rl_node_info *info)
+{
+	m->info = *info;
+	m->state = M_JOINED;
+	c->joined++;
+	if (c->joined == c->p.nodes)
+		roster_ready(c);
+}
+
+static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, size_t n)
+{
+	struct member *m = p->data;
+	struct rl_coord *c = m->c;
+
+	if (m->state == M_HANDSHAKE) {
+		struct rl_msg_auth a;
+		uint8_t mac[RL_MAC_LEN];
+		struct rl_wbuf w;
+
+		if (type != RL_MSG_AUTH || rl_wire_get_auth(payload, n, &a) < 0) {
+			drop(m, "not an rlaunch agent (bad handshake)");
+			return;
+		}
+		if (a.version != RL_WIRE_VERSION) {
+			drop(m, "protocol version mismatch (different rlaunch versions?)");
+			return;
+		}
+		rl_auth_client_mac(c->p.secret, m->nonce, a.nonce, mac);
+		if (!rl_auth_mac_equal(mac, a.mac)) {
+			/* say so, so a misconfigured agent can tell its user */
+			reject(m, "authentication failed: the job token differs (RLAUNCH_TOKEN, "
+				  "--token-file or --insecure must match on every node)");
+			reject_log(c, m->peer.name, "wrong job token");
+			return;
+		}
+		rl_auth_server_mac(c->p.secret, m->nonce, a.nonce, mac);
+		rl_wbuf_init(&w);
+		rl_wire_put_auth_ok(&w, mac);
+		rl_peer_send(&m->peer, &w);
+		rl_peer_trust(&m->peer);
+		m->state = M_AUTHENTICATED;
+		c->pending--;
+		return;
+	}
+	if (m->state == M_AUTHENTICATED) {
+		struct rl_node_info info;
+
+		if (type != RL_MSG_JOIN || rl_wire_get_join(payload, n, &info) < 0) {
+			drop(m, "protocol error before joining");
+			return;
+		}
+		if (c->phase != PHASE_RENDEZVOUS) {
+			reject(m, "the rendezvous is over: every expected agent has already joined");
+			return;
+		}
+		add_joined(c, m, &info);
+		return;
+	}
+	if (m->state != M_JOINED)
+		return;
+	switch (type) {
+	case RL_MSG_RANK_FAILED: {
+		struct rl_wire_failure f;
+		if (rl_wire_get_failure(payload, n, &f) == 0)
+			rank_failed(c, &f);
+		break;
+	}
+	case RL_MSG_SIGNAL: {
+		uint32_t sig;
+		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig > 0 && sig < 65)
+			signal_from(c, m, (int)sig);
+		break;
+	}
+	case RL_MSG_ATTEMPT_DONE: {
+		uint32_t flags;
+		if (rl_wire_get_u32(payload, n, &flags) == 0) {
+			if (flags)
+				c->retryable = false;
+			if ((flags & RL_ATTEMPT_SYSTEM_ERROR) && !c->have_culprit) {
+				struct rl_wire_failure f;
+				memset(&f, 0, sizeof(f));
+				f.rank = -1;
+				f.node_rank = m->node_rank;
+				snprintf(f.host, sizeof(f.host), "%s", m->info.host);
+				snprintf(f.reason, sizeof(f.reason), "node %d (%s) could not start its ranks",
+					 m->node_rank, m->info.host);
+				culprit_found(c, &f, RL_EXIT_SYSTEM_STATUS, false);
+			}
+			member_done(c, m);
+		}
+		break;
+	}
+	default:
+		rl_log("coordinator: unexpected message %u from node %d (%s); ignored", type,
+		       m->node_rank, m->info.host);
+	}
+}
+
+static void on_member_end(struct rl_peer *p, int reason)
+{
+	struct member *m = p->data;
+	struct rl_coord *c = m->c;
+	enum member_state was = m->state;
+	char a[RL_ADDR_STRLEN];
+
+	if (was == M_HANDSHAKE) {
+		c->pending--;
+		m->state = M_GONE;
+		reject_log(c, p->name, reason == -EMSGSIZE ? "oversized message before authentication"
+				       : reason == -EBADMSG ? "garbage" : "closed during the handshake");
+		return;
+	}
+	m->state = M_GONE;
+	if (was != M_JOINED || c->phase == PHASE_FINAL)
+		return;
+	if (c->phase == PHASE_RENDEZVOUS) {
+		c->joined--;
+		rl_log("coordinator: agent on %s (%s) left before the rendezvous completed",
+		       m->info.host, rl_addr_format(&m->info.addr, a, sizeof(a)));
+		m->state = M_GONE;
+		return;
+	}
+	if (!m->attempt_done) {
+		struct rl_wire_failure f;
+
+		memset(&f, 0, sizeof(f));
+		f.node_rank = m->node_rank;
+		f.rank = -1;
+		snprintf(f.host, sizeof(f.host), "%s", m->info.host);
+		snprintf(f.reason, sizeof(f.reason), "lost contact with node %d (%s, %s): its agent "
+			 "exited or the network failed", m->node_rank, m->info.host,
+			 rl_addr_format(&m->info.addr, a, sizeof(a)));
+		rl_log("%s", f.reason);
+		culprit_found(c, &f, RL_EXIT_LOST_CONTACT, false);
+		member_done(c, m);
+	}
+}
+
+static const struct rl_peer_ops member_ops = {
+	.on_frame = on_member_frame,
+	.on_end = on_member_end,
+	.on_closed = on_peer_closed,
+};
+
+static int add_member(struct rl_coord *c, struct member *m)
+{
+	if (c->nm == c->capm) {
+		size_t cap = c->capm ? c->capm * 2 : 16;
+		struct member **v = realloc(c->m, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->m = v;
+		c->capm = cap;
+	}
+	c->m[c->nm++] = m;
+	return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct rl_coord *c = server->data;
+	struct member *m;
+	struct rl_msg_hello hello = { RL_WIRE_VERSION, { 0 } };
+	struct rl_wbuf w;
+
+	if (status < 0)
+		return;
+	m = calloc(1, sizeof(*m));
+	if (!m || rl_peer_init(c->p.loop, &m->peer, &member_ops, m) < 0) {
+		free(m);
+		return;
+	}
+	m->c = c;
+	m->node_rank = -1;
+	m->state = M_HANDSHAKE;
+	m->accepted_at = uv_now(c->p.loop);
+	if (add_member(c, m) < 0 || uv_accept(server, (uv_stream_t *)&m->peer.tcp) < 0 ||
+	    rl_peer_start(&m->peer) < 0) {
+		m->state = M_GONE;
+		rl_peer_close(&m->peer);
+		return;
+	}
+	c->pending++;
+	if (c->pending > MAX_PENDING || c->phase == PHASE_FINAL) {
+		drop(m, "too many connections waiting to authenticate");
+		return;
+	}
+	rl_auth_nonce(m->nonce);
+	memcpy(hello.nonce, m->nonce, RL_NONCE_LEN);
+	rl_wbuf_init(&w);
+	rl_wire_put_hello(&w, &hello);
+	rl_peer_send(&m->peer, &w);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct rl_coord *c = t->data;
+	uint64_t now = uv_now(c->p.loop);
+
+	for (size_t i = 0; i < c->nm; i++) {
+		struct member *m = c->m[i];
+		if (m->state == M_HANDSHAKE && now - m->accepted_at >= HANDSHAKE_TIMEOUT_MS)
+			drop(m, "no authentication within 10 s");
+	}
+	if (c->phase == PHASE_RENDEZVOUS &&
+	    now - c->started >= (uint64_t)(c->p.rdzv_timeout_s * 1000)) {
+		char msg[1024];
+		size_t off;
+		char a[RL_ADDR_STRLEN];
+
+		off = (size_t)snprintf(msg, sizeof(msg), "rendezvous timed out after %.0f s: %zu of %zu "
+				       "agents joined, %zu missing; joined:", c->p.rdzv_timeout_s,
+				       c->joined, c->p.nodes, c->p.nodes - c->joined);
+		for (size_t i = 0; i < c->nm && off < sizeof(msg) - 64; i++)
+			if (c->m[i]->state == M_JOINED)
+				off += (size_t)snprintf(msg + off, sizeof(msg) - off, " %s (%s)",
+							c->m[i]->info.host,
+							rl_addr_format(&c->m[i]->info.addr, a, sizeof(a)));
+		fail_rendezvous(c, RL_EXIT_RENDEZVOUS, msg);
+	}
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	struct rl_coord *c = t->data;
+	struct member *self = NULL;
+
+	for (size_t i = 0; i < c->nm && !self; i++)
+		if (c->m[i]->local)
+			self = c->m[i];
+	if (c->phase == PHASE_RENDEZVOUS && self)
+		add_joined(c, self, &c->p.self);
+}
+
+int rl_coord_start(struct rl_coord **out, const struct rl_coord_params *params)
+{
+	struct rl_coord *c = calloc(1, sizeof(*c));
+	struct member *self;
+	int rc;
+
+	if (!c)
+		return UV_ENOMEM;
+	c->p = *params;
+	c->phase = PHASE_RENDEZVOUS;
+	c->retryable = true;
+	c->started = uv_now(c->p.loop);
+	c->log_window = c->started;
+	if (params->listen_addr) {
+		uv_tcp_init(c->p.loop, &c->listener);
+		c->listener.data = c;
+		rc = uv_tcp_bind(&c->listener, params->listen_addr, 0);
+		if (rc == 0)
+			rc = uv_listen((uv_stream_t *)&c->listener, 1024, on_connection);
+		if (rc < 0) {
+			uv_close((uv_handle_t *)&c->listener, NULL);
+			uv_run(c->p.loop, UV_RUN_NOWAIT); /* let the close finish before freeing */
+			free(c);
+			return rc;
+		}
+		c->listening = true;
+	}
+	uv_timer_init(c->p.loop, &c->timer);
+	c->timer.data = c;
+	uv_timer_start(&c->timer, on_timer, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+
+	self = calloc(1, sizeof(*self));
+	if (!self || add_member(c, self) < 0) {
+		free(self);
+		return UV_ENOMEM;
+	}
+	self->c = c;
+	self->local = true;
+	self->node_rank = -1;
+	uv_timer_init(c->p.loop, &c->kick);
+	c->kick.data = c;
+	uv_timer_start(&c->kick, on_kick, 0, 0);
+	*out = c;
+	return 0;
+}
+
+void rl_coord_destroy(struct rl_coord *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nm; i++)
+		free(c->m[i]);
+	free(c->m);
+	free(c->by_rank);
+	free(c->roster.nodes);
+	free(c);
+}
