@@ -64,6 +64,44 @@ rl_bg() {
 	RL_PID=$!
 }
 
+# A TCP port for this test's rendezvous (tests run one at a time; a clash
+# with something else on the machine is unlikely and fails loudly).
+free_port() {
+	echo $((20000 + (RANDOM % 20000)))
+}
+
+# agent OUTFILE ADDR ARGS...: one rlaunch agent on 127.0.0.x in the
+# background (stdout+stderr to OUTFILE); PIDs collect in AGENTS.
+AGENTS=()
+agent() {
+	local out=$1 addr=$2
+	shift 2
+	env RLAUNCH_TEST_MARK="$MARK" "$RLAUNCH" --node-addr "$addr" "$@" >"$out" 2>&1 &
+	AGENTS+=($!)
+}
+
+# wait_listen PORT: until something listens on 127.0.0.1:PORT (10 s at most).
+wait_listen() {
+	local _
+	for _ in $(seq 200); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# wait_agents: wait for every agent; their exit statuses go to RCS.
+RCS=()
+wait_agents() {
+	local pid
+	RCS=()
+	for pid in "${AGENTS[@]}"; do
+		wait "$pid"
+		RCS+=($?)
+	done
+	AGENTS=()
+}
+
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 # less_than A B: A < B for decimals
