@@ -21,8 +21,15 @@ marked_pids() {
 		sed -e 's|^/proc/||' -e 's|/environ$||' | grep -vx "self\|thread-self" || true
 }
 
+# Tests may set EXTRA_CLEANUP to a command run first at exit (e.g. taking a
+# simulated cluster down).
+EXTRA_CLEANUP=""
+
 cleanup() {
 	local pids
+	if [ -n "$EXTRA_CLEANUP" ]; then
+		eval "$EXTRA_CLEANUP"
+	fi
 	pids=$(marked_pids)
 	if [ -n "$pids" ]; then
 		# shellcheck disable=SC2086

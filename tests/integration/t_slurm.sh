@@ -1,0 +1,61 @@
+#!/bin/bash
+# A real Slurm cluster simulated in network namespaces (tests/cluster/
+# slurm-sim.sh: slurmctld, munge, one slurmd per node namespace, fake GPUs
+# through gres): srun -N2 --ntasks-per-node=1 rlaunch, as on a cluster.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+SIM="$(cd "$(dirname "$0")/../cluster" && pwd)/slurm-sim.sh"
+for tool in slurmctld slurmd srun munged ip; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/install-deps.sh)"; exit 77; }
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
+
+export SIM_ETC_HOSTS=1 # the agents find the first node of the step by name
+EXTRA_CLEANUP="\"$SIM\" down >/dev/null 2>&1"
+"$SIM" up 2 2 4 >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; die "the simulated cluster did not come up"; }
+eval "$("$SIM" env)"
+export RLAUNCH_TOKEN="slurm-test-$RANDOM$RANDOM"
+
+srun_rl() { # srun options ... -- rlaunch options ...
+	local sargs=()
+	while [ "$1" != "--" ]; do sargs+=("$1"); shift; done
+	shift
+	env RLAUNCH_TEST_MARK="$MARK" srun "${sargs[@]}" "$RLAUNCH" "$@"
+}
+
+# --- the slurm provider: the agent with SLURM_PROCID=0 serves ----------------------
+mkdir "$T/slurm"
+OUT="$T/slurm" srun_rl -N2 --ntasks-per-node=1 --gpus-per-node=4 --mpi=none -- \
+	--rdzv slurm -- sh -c 'env > "$OUT/env.$RANK"; echo "rank $RANK on $(hostname)"' \
+	>"$T/slurm/out" 2>"$T/slurm/err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$T/slurm/err" >&2; fail "srun rlaunch --rdzv slurm: exit $rc"; }
+for r in 0 1 2 3 4 5 6 7; do
+	f="$T/slurm/env.$r"
+	[ -f "$f" ] || { fail "rank $r did not run"; continue; }
+	assert_contains "$f" "WORLD_SIZE=8" "WORLD_SIZE"
+	assert_contains "$f" "MASTER_ADDR=10.231.7.11" "n1 has the lowest address"
+	assert_contains "$f" "NODE_RANK=$((r / 4))" "NODE_RANK of rank $r"
+	assert_contains "$f" "LOCAL_RANK=$((r % 4))" "LOCAL_RANK is the physical GPU id"
+	assert_not_contains "$f" "CUDA_VISIBLE_DEVICES=" "reset unsets CUDA_VISIBLE_DEVICES"
+done
+assert_contains "$T/slurm/out" "[rank0]:rank 0 on n1" "rank 0 on n1"
+assert_contains "$T/slurm/out" "[rank7]:rank 7 on n2" "rank 7 on n2"
+assert_no_leftovers "slurm provider"
+
+# --- a rank on the second node fails: srun reports its status ------------------------
+OUT="$T" srun_rl -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=none -- \
+	--rdzv slurm --grace 2 -- sh -c '[ "$RANK" = 3 ] && exit 5; exec sleep 60' \
+	>"$T/fail.out" 2>"$T/fail.err"
+assert_eq "$?" 5 "srun's status is the failing rank's"
+assert_contains "$T/fail.err" "rank      : 3 (local_rank: 1)" "report names rank 3"
+assert_contains "$T/fail.err" "host      : n2" "report names host n2"
+assert_no_leftovers "slurm failure"
+
+# --- several tasks per node are refused, with the fix in the message -----------------
+srun_rl -N2 --ntasks-per-node=2 --mpi=none -- --rdzv slurm -- true >"$T/multi.out" 2>"$T/multi.err"
+assert_eq "$?" 2 "several agents per node"
+assert_contains "$T/multi.err" "use srun --ntasks-per-node=1" "says how to fix it"
+assert_no_leftovers "tasks per node"
+pass
