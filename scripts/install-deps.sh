@@ -1,19 +1,17 @@
 #!/bin/bash
 # Install what rlaunch needs to build and test on Debian 12 (as root), and
 # nothing when it is all there already.
-#   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --bench  also what bench/ compares against
+#   scripts/install-deps.sh          build, test and benchmark dependencies
 set -euo pipefail
 
 packages=(
 	cmake make gcc pkg-config libc6-dev  # build
 	libuv1-dev libsodium-dev              # event loop, HMAC (both linked statically)
+	libpmix-dev                          # PMIx headers (the library is dlopen'ed)
 	python3-torch                        # the real PyTorch client in the tests and the demo job
 	procps iproute2 shellcheck           # tests: ps, namespaces, script lint
+	slurm-wlm munge openmpi-bin          # tests: a simulated Slurm cluster, mpirun
 )
-if [ "${1:-}" = "--bench" ]; then
-	packages+=(openmpi-bin)
-fi
 
 missing=()
 for p in "${packages[@]}"; do

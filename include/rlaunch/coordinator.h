@@ -40,6 +40,7 @@ struct rl_coord_params {
 	int master_port;               /* 0: the free port node 0 offered */
 	const char *run_id;
 	const struct sockaddr *listen_addr; /* NULL for a single node */
+	int listen_fd;                 /* >= 0: an already bound socket to listen on */
 	struct rl_node_info self;
 	struct rl_agent_ops ops;
 };

@@ -7,6 +7,9 @@
  * OMP_NUM_THREADS=1, CUDA_DEVICE_MAX_CONNECTIONS=1 and
  * CUDA_DEVICE_ORDER=PCI_BUS_ID unless already set; the network preset
  * (unless set); CUDA_VISIBLE_DEVICES by policy; finally every --env K=V.
+ * Under PMIx (srun --mpi=pmix, mpirun) the agent's own PMIX_* and
+ * OMPI_COMM_WORLD_* variables are removed first: a rank that saw them would
+ * take itself for the agent's MPI process.
  */
 #ifndef RLAUNCH_RANK_ENV_H
 #define RLAUNCH_RANK_ENV_H
@@ -22,6 +25,7 @@ struct rl_rank_env_input {
 	enum rl_net_preset net;     /* resolved: never RL_NET_AUTO */
 	int restart_count;
 	const char *run_id;
+	bool strip_launcher_env;    /* drop PMIX_* and OMPI_COMM_WORLD_*: they describe the agent */
 };
 
 /** Build local rank `local`'s environment into env (initialised here). 0 or -ENOMEM. */

@@ -22,7 +22,9 @@ struct rl_node_info {
 	uint32_t gpus_per_node;  /* ranks it will start */
 	uint32_t gpus_available; /* GPUs it has (0: CPU ranks) */
 	uint32_t pid;
-	uint16_t port;           /* its coordinator port (PMIx mode), else 0 */
+	uint16_t port;           /* a port free on it: MASTER_PORT if it is node 0 and
+				    --master-port is 0 */
+	uint16_t coord_port;     /* pmix: where it would serve the coordinator */
 };
 
 /**

@@ -27,6 +27,7 @@
 #include "rlaunch/node_addr.h"
 #include "rlaunch/node_gpus.h"
 #include "rlaunch/plan.h"
+#include "rlaunch/pmix_boot.h"
 #include "rlaunch/rank_env.h"
 #include "rlaunch/supervise.h"
 
@@ -128,6 +129,7 @@ static struct rl_rank_env_input env_input(struct agent *a)
 		.net = a->net,
 		.restart_count = 0,
 		.run_id = a->run_id,
+		.strip_launcher_env = a->boot.kind == RL_RDZV_PMIX,
 	};
 	return in;
 }
@@ -321,9 +323,10 @@ static int load_secret(struct agent *a)
 		rl_log("%s", err);
 		return -EINVAL;
 	}
-	if (a->o->insecure) {
+	if (a->o->insecure || a->boot.kind == RL_RDZV_PMIX) {
+		/* pmix: PMIx rank 0 generates one and shares it through PMIx */
 		memset(&a->secret, 0, sizeof(a->secret));
-		a->secret.source = "--insecure";
+		a->secret.source = a->o->insecure ? "--insecure" : "PMIx";
 		return 0;
 	}
 	rl_log("a multi-node job needs a secret shared by its agents: export "
@@ -381,6 +384,100 @@ static int resolve(const char *host, int port, struct sockaddr_storage *out, cha
 	return 0;
 }
 
+static int start_member(struct agent *a, const struct rl_agent_ops *ops,
+			const struct sockaddr_storage *ep, const char *name)
+{
+	struct rl_member_params mp = {
+		.loop = a->loop, .secret = &a->secret, .endpoint = *ep,
+		.rdzv_timeout_s = a->o->rdzv_timeout_s, .self = a->self, .ops = *ops,
+	};
+
+	snprintf(mp.endpoint_name, sizeof(mp.endpoint_name), "%s", name);
+	if (rl_member_start(&a->member, &mp) < 0)
+		return RL_EXIT_SYSTEM;
+	a->events = rl_member_job_events(a->member);
+	return 0;
+}
+
+/* A bound, not yet listening socket on every address; its port goes into
+ * this node's info in case this node becomes the coordinator. */
+static int bind_any(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static int start_pmix(struct agent *a, struct rl_coord_params *cp)
+{
+	struct rl_pmix_result res;
+	char err[512], name[RL_ADDR_STRLEN + 8], addr[RL_ADDR_STRLEN];
+	struct sockaddr_storage ep;
+	int fd, rank, rc;
+
+	fd = bind_any(&a->self.coord_port);
+	if (fd < 0) {
+		rl_log("cannot open the coordinator's socket: %s", strerror(-fd));
+		return RL_EXIT_SYSTEM;
+	}
+	if (rl_pmix_exchange(&a->self, &a->secret, &res, err, sizeof(err)) < 0) {
+		rl_log("%s", err);
+		close(fd);
+		free(res.nodes);
+		return RL_EXIT_RENDEZVOUS;
+	}
+	if (a->o->nodes_given && (size_t)a->o->nodes != res.count) {
+		rl_log("--nodes %d does not match the %zu agents PMIx started", a->o->nodes, res.count);
+		close(fd);
+		free(res.nodes);
+		return RL_EXIT_USAGE;
+	}
+	/* every agent sorts the same infos the same way: node 0 serves */
+	if (rl_roster_build(res.nodes, res.count, res.count, err, sizeof(err)) < 0) {
+		rl_log("%s", err);
+		close(fd);
+		free(res.nodes);
+		return RL_EXIT_USAGE;
+	}
+	rank = rl_roster_find(res.nodes, res.count, &a->self.addr);
+	cp->nodes = res.count;
+	cp->secret = &a->secret;
+	if (rank == 0) {
+		cp->listen_fd = fd;
+		rc = rl_coord_start(&a->coord, cp);
+		free(res.nodes);
+		if (rc < 0) {
+			close(fd);
+			rl_log("cannot serve the rendezvous: %s", uv_strerror(rc));
+			return RL_EXIT_RENDEZVOUS;
+		}
+		a->events = rl_coord_job_events(a->coord);
+		return 0;
+	}
+	close(fd);
+	rl_addr_format(&res.nodes[0].addr, addr, sizeof(addr));
+	snprintf(name, sizeof(name), "%s:%u", addr, res.nodes[0].coord_port);
+	rc = resolve(addr, res.nodes[0].coord_port, &ep, err, sizeof(err));
+	free(res.nodes);
+	if (rc < 0) {
+		rl_log("%s", err);
+		return RL_EXIT_RENDEZVOUS;
+	}
+	return start_member(a, &cp->ops, &ep, name);
+}
+
 static int start_controller(struct agent *a)
 {
 	struct rl_agent_ops ops = {
@@ -396,6 +493,9 @@ static int start_controller(struct agent *a)
 	char err[512];
 	int rc;
 
+	cp.listen_fd = -1;
+	if (a->boot.kind == RL_RDZV_PMIX)
+		return start_pmix(a, &cp);
 	if (a->boot.nodes <= 1) {
 		rc = rl_coord_start(&a->coord, &cp);
 		goto started;
@@ -428,16 +528,9 @@ static int start_controller(struct agent *a)
 		}
 	}
 	{
-		struct rl_member_params mp = {
-			.loop = a->loop, .secret = &a->secret, .endpoint = ep,
-			.rdzv_timeout_s = a->o->rdzv_timeout_s, .self = a->self, .ops = ops,
-		};
-		snprintf(mp.endpoint_name, sizeof(mp.endpoint_name), "%s:%d", a->boot.host, a->boot.port);
-		rc = rl_member_start(&a->member, &mp);
-		if (rc < 0)
-			return RL_EXIT_SYSTEM;
-		a->events = rl_member_job_events(a->member);
-		return 0;
+		char name[300];
+		snprintf(name, sizeof(name), "%s:%d", a->boot.host, a->boot.port);
+		return start_member(a, &ops, &ep, name);
 	}
 started:
 	if (rc < 0)
@@ -458,11 +551,6 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 	a.status = RL_EXIT_USAGE;
 	if (rl_bootstrap_resolve(&a.boot, o, envp, err, sizeof(err)) < 0) {
 		rl_log("%s", err);
-		return RL_EXIT_USAGE;
-	}
-	if (a.boot.kind == RL_RDZV_PMIX) {
-		rl_log("the pmix rendezvous is not available in this build; use --rdzv slurm under "
-		       "srun, or --rdzv tcp with --rdzv-endpoint");
 		return RL_EXIT_USAGE;
 	}
 	if (rl_cuda_devices_parse(&a.cvd, rl_env_lookup(envp, "CUDA_VISIBLE_DEVICES"), err,
@@ -519,6 +607,7 @@ out_loop:
 	rl_job_destroy(a.job);
 	rl_coord_destroy(a.coord);
 	rl_member_destroy(a.member);
+	rl_pmix_finalize();
 out:
 	rl_plan_release(&a.plan);
 	rl_cuda_devices_release(&a.cvd);

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "rlaunch/net_preset.h"
 
@@ -12,6 +14,24 @@ static int set_int(struct rl_strv *env, const char *key, long value)
 	return rl_env_set(env, key, buf);
 }
 
+static void strip_prefixes(struct rl_strv *env)
+{
+	static const char *const prefixes[] = { "PMIX_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_ess_" };
+	size_t out = 0;
+
+	for (size_t i = 0; i < env->n; i++) {
+		bool drop = false;
+		for (size_t k = 0; k < sizeof(prefixes) / sizeof(prefixes[0]); k++)
+			drop |= strncmp(env->v[i], prefixes[k], strlen(prefixes[k])) == 0;
+		if (drop)
+			free(env->v[i]);
+		else
+			env->v[out++] = env->v[i];
+	}
+	env->n = out;
+	env->v[out] = NULL;
+}
+
 int rl_rank_env_build(struct rl_strv *env, const struct rl_rank_env_input *in, int local)
 {
 	const struct rl_plan *p = in->plan;
@@ -20,6 +40,8 @@ int rl_rank_env_build(struct rl_strv *env, const struct rl_rank_env_input *in, i
 
 	if (rl_strv_init(env) < 0 || rl_strv_push_all(env, in->envp) < 0)
 		goto fail;
+	if (in->strip_launcher_env)
+		strip_prefixes(env);
 
 	rc |= set_int(env, "RANK", s->rank);
 	rc |= set_int(env, "LOCAL_RANK", s->env_local_rank);

@@ -662,10 +662,13 @@ int rl_coord_start(struct rl_coord **out, const struct rl_coord_params *params)
 	c->retryable = true;
 	c->started = uv_now(c->p.loop);
 	c->log_window = c->started;
-	if (params->listen_addr) {
+	if (params->listen_addr || params->listen_fd >= 0) {
 		uv_tcp_init(c->p.loop, &c->listener);
 		c->listener.data = c;
-		rc = uv_tcp_bind(&c->listener, params->listen_addr, 0);
+		if (params->listen_fd >= 0)
+			rc = uv_tcp_open(&c->listener, params->listen_fd);
+		else
+			rc = uv_tcp_bind(&c->listener, params->listen_addr, 0);
 		if (rc == 0)
 			rc = uv_listen((uv_stream_t *)&c->listener, 1024, on_connection);
 		if (rc < 0) {

@@ -97,6 +97,7 @@ static void put_node(struct rl_wbuf *w, const struct rl_node_info *n)
 	put_u32(w, n->gpus_available);
 	put_u32(w, n->pid);
 	put_u16(w, n->port);
+	put_u16(w, n->coord_port);
 }
 
 static void put_failure_body(struct rl_wbuf *w, const struct rl_wire_failure *f)
@@ -279,6 +280,7 @@ static void get_node(struct rbuf *r, struct rl_node_info *n)
 	n->gpus_available = get_u32(r);
 	n->pid = get_u32(r);
 	n->port = get_u16(r);
+	n->coord_port = get_u16(r);
 }
 
 static void get_failure_body(struct rbuf *r, struct rl_wire_failure *f)
@@ -334,7 +336,7 @@ int rl_wire_get_roster(const uint8_t *p, size_t n, struct rl_msg_roster *m)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	/* the smallest node on the wire: family, address, empty host, 3 u32, u16 */
-	const size_t min_node = 1 + 16 + 2 + 12 + 2;
+	const size_t min_node = 1 + 16 + 2 + 12 + 2 + 2;
 
 	memset(m, 0, sizeof(*m));
 	m->master_port = get_u16(&r);

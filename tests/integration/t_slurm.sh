@@ -44,6 +44,23 @@ assert_contains "$T/slurm/out" "[rank0]:rank 0 on n1" "rank 0 on n1"
 assert_contains "$T/slurm/out" "[rank7]:rank 7 on n2" "rank 7 on n2"
 assert_no_leftovers "slurm provider"
 
+# --- the pmix provider: srun --mpi=pmix, node infos through PMIx, no token given ---
+mkdir "$T/pmix"
+OUT="$T/pmix" env -u RLAUNCH_TOKEN RLAUNCH_TEST_MARK="$MARK" srun -N2 --ntasks-per-node=1 \
+	--gpus-per-node=2 --mpi=pmix "$RLAUNCH" -- sh -c 'env > "$OUT/env.$RANK"' \
+	>"$T/pmix/out" 2>"$T/pmix/err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$T/pmix/err" >&2; fail "srun --mpi=pmix rlaunch: exit $rc"; }
+for r in 0 1 2 3; do
+	f="$T/pmix/env.$r"
+	[ -f "$f" ] || { fail "pmix: rank $r did not run"; continue; }
+	assert_contains "$f" "WORLD_SIZE=4" "pmix: WORLD_SIZE"
+	assert_contains "$f" "MASTER_ADDR=10.231.7.11" "pmix: MASTER_ADDR"
+	assert_contains "$f" "NODE_RANK=$((r / 2))" "pmix: NODE_RANK of rank $r"
+	assert_not_contains "$f" "PMIX_RANK=" "pmix: the agent's PMIx identity is not passed on"
+done
+assert_no_leftovers "pmix provider"
+
 # --- a rank on the second node fails: srun reports its status ------------------------
 OUT="$T" srun_rl -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=none -- \
 	--rdzv slurm --grace 2 -- sh -c '[ "$RANK" = 3 ] && exit 5; exec sleep 60' \

@@ -1,0 +1,37 @@
+/* The pmix rendezvous: node infos exchanged through the PMIx server that
+ * srun --mpi=pmix or mpirun runs for the job, no port of our own needed.
+ * libpmix.so.2 is dlopen'ed, so rlaunch still starts where PMIx is absent.
+ *
+ * Init; Put this node's info (and, from PMIx rank 0, a fresh job secret
+ * when none was given); Commit; Fence with data collection; Get every
+ * agent's info. The agents then sort the infos the same way (roster.h);
+ * node rank 0 hosts the coordinator on the port it put in its info, which
+ * every agent bound before the exchange (listen_fd) so no one can take it.
+ */
+#ifndef RLAUNCH_PMIX_BOOT_H
+#define RLAUNCH_PMIX_BOOT_H
+
+#include <stddef.h>
+
+#include "rlaunch/auth.h"
+#include "rlaunch/roster.h"
+
+struct rl_pmix_result {
+	struct rl_node_info *nodes; /* every agent's info in PMIx rank order; malloc'ed */
+	size_t count;               /* the PMIx job size */
+	int rank;                   /* this agent's PMIx rank */
+};
+
+/**
+ * Exchange self (self->coord_port already set) with every agent of the
+ * PMIx job. When secret->len is 0, PMIx rank 0's generated secret is used.
+ * Returns 0, or a negative errno with one line in err (library missing:
+ * -ENOENT; a PMIx call failed: -EIO).
+ */
+int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret,
+		     struct rl_pmix_result *out, char *err, size_t errlen);
+
+/** PMIx_Finalize and dlclose, if rl_pmix_exchange got that far. */
+void rl_pmix_finalize(void);
+
+#endif
