@@ -46,4 +46,7 @@ bool rl_iface_filter_match(const struct rl_iface_filter *f, const char *ifname);
 int rl_node_addr_pick(const struct rl_iface_filter *f, struct rl_addr *out,
 		      char *ifname, size_t ifname_len, char *err, size_t errlen);
 
+/** The name of the interface that holds addr (into name), or -ENOENT. */
+int rl_iface_of_addr(const struct rl_addr *addr, char *name, size_t len);
+
 #endif

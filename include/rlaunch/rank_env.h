@@ -5,7 +5,9 @@
  * LOCAL_WORLD_SIZE NODE_RANK GROUP_RANK MASTER_ADDR MASTER_PORT
  * TORCHELASTIC_RESTART_COUNT TORCHELASTIC_MAX_RESTARTS TORCHELASTIC_RUN_ID;
  * OMP_NUM_THREADS=1, CUDA_DEVICE_MAX_CONNECTIONS=1 and
- * CUDA_DEVICE_ORDER=PCI_BUS_ID unless already set; the network preset
+ * CUDA_DEVICE_ORDER=PCI_BUS_ID unless already set; GLOO_SOCKET_IFNAME = the
+ * interface the agent uses for the job (multi-node) unless set, since gloo
+ * otherwise trusts whatever the host name resolves to; the network preset
  * (unless set); CUDA_VISIBLE_DEVICES by policy; finally every --env K=V.
  * Under PMIx (srun --mpi=pmix, mpirun) the agent's own PMIX_* and
  * OMPI_COMM_WORLD_* variables are removed first: a rank that saw them would
@@ -26,6 +28,7 @@ struct rl_rank_env_input {
 	int restart_count;
 	const char *run_id;
 	bool strip_launcher_env;    /* drop PMIX_* and OMPI_COMM_WORLD_*: they describe the agent */
+	const char *socket_ifname;  /* the job's interface here, for GLOO_SOCKET_IFNAME; or NULL */
 };
 
 /** Build local rank `local`'s environment into env (initialised here). 0 or -ENOMEM. */

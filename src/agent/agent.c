@@ -45,6 +45,7 @@ struct agent {
 	char host[RL_HOSTNAME_MAX + 1];
 	char run_id[RL_RUN_ID_MAX + 1];
 	char master_addr[RL_ADDR_STRLEN];
+	char ifname[64];               /* the job's interface on this node, or "" */
 	enum rl_net_preset net;
 	struct rl_coord *coord;
 	struct rl_member *member;
@@ -130,6 +131,7 @@ static struct rl_rank_env_input env_input(struct agent *a)
 		.restart_count = 0,
 		.run_id = a->run_id,
 		.strip_launcher_env = a->boot.kind == RL_RDZV_PMIX,
+		.socket_ifname = a->ifname[0] ? a->ifname : NULL,
 	};
 	return in;
 }
@@ -338,7 +340,7 @@ static int load_secret(struct agent *a)
 
 static int node_address(struct agent *a)
 {
-	char err[512], ifname[64];
+	char err[512];
 	struct rl_iface_filter f;
 	int rc;
 
@@ -348,6 +350,8 @@ static int node_address(struct agent *a)
 			       a->o->node_addr);
 			return -EINVAL;
 		}
+		if (rl_iface_of_addr(&a->self.addr, a->ifname, sizeof(a->ifname)) < 0)
+			rl_warn("--node-addr %s is not an address of this machine", a->o->node_addr);
 		return 0;
 	}
 	if (a->boot.nodes <= 1 && a->boot.kind != RL_RDZV_PMIX) {
@@ -357,7 +361,7 @@ static int node_address(struct agent *a)
 	rc = rl_iface_filter_parse(&f, a->o->iface ? a->o->iface : RL_DEFAULT_IFACE_FILTER, err,
 				   sizeof(err));
 	if (rc == 0)
-		rc = rl_node_addr_pick(&f, &a->self.addr, ifname, sizeof(ifname), err, sizeof(err));
+		rc = rl_node_addr_pick(&f, &a->self.addr, a->ifname, sizeof(a->ifname), err, sizeof(err));
 	rl_iface_filter_release(&f);
 	if (rc < 0) {
 		rl_log("%s", err);

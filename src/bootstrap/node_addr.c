@@ -130,3 +130,27 @@ int rl_node_addr_pick(const struct rl_iface_filter *f, struct rl_addr *out,
 		  "pass --iface NAMES or --node-addr ADDR");
 	return -ENOENT;
 }
+
+int rl_iface_of_addr(const struct rl_addr *addr, char *name, size_t len)
+{
+	struct ifaddrs *ifa, *p;
+	int rc = -ENOENT;
+
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (p = ifa; p && rc; p = p->ifa_next) {
+		const void *bytes = NULL;
+		if (!p->ifa_addr || p->ifa_addr->sa_family != (addr->family == AF_INET6 ? AF_INET6 : AF_INET))
+			continue;
+		if (addr->family == AF_INET)
+			bytes = &((struct sockaddr_in *)p->ifa_addr)->sin_addr;
+		else
+			bytes = &((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr;
+		if (memcmp(bytes, addr->bytes, addr->family == AF_INET ? 4 : 16) == 0) {
+			snprintf(name, len, "%s", p->ifa_name);
+			rc = 0;
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}

@@ -58,6 +58,8 @@ int rl_rank_env_build(struct rl_strv *env, const struct rl_rank_env_input *in, i
 	rc |= rl_env_set_default(env, "CUDA_DEVICE_MAX_CONNECTIONS", "1");
 	if (!p->cpu_only)
 		rc |= rl_env_set_default(env, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");
+	if (in->socket_ifname)
+		rc |= rl_env_set_default(env, "GLOO_SOCKET_IFNAME", in->socket_ifname);
 	rc |= rl_net_preset_apply(env, in->net);
 	if (rc)
 		goto fail;

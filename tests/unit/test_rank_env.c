@@ -59,6 +59,25 @@ static void test_contract(void)
 	ASSERT_STREQ(rl_env_lookup(env.v, "CUDA_DEVICE_ORDER"), "PCI_BUS_ID");
 	ASSERT_TRUE(rl_env_lookup(env.v, "CUDA_VISIBLE_DEVICES") == NULL);
 	ASSERT_STREQ(rl_env_lookup(env.v, "PATH"), "/bin");
+	ASSERT_TRUE(rl_env_lookup(env.v, "GLOO_SOCKET_IFNAME") == NULL);
+	rl_strv_release(&env);
+	teardown(&f);
+}
+
+static void test_multinode_extras(void)
+{
+	char *envp[] = { "PMIX_RANK=3", "PMIX_NAMESPACE=x", "OMPI_COMM_WORLD_RANK=3", "KEEP=1", NULL };
+	struct fixture f;
+	struct rl_strv env;
+	setup(&f, envp, NULL, 2, RL_CVD_RESET);
+	f.in.strip_launcher_env = true;
+	f.in.socket_ifname = "eth1";
+	ASSERT_EQ(rl_rank_env_build(&env, &f.in, 0), 0);
+	ASSERT_TRUE(rl_env_lookup(env.v, "PMIX_RANK") == NULL);
+	ASSERT_TRUE(rl_env_lookup(env.v, "PMIX_NAMESPACE") == NULL);
+	ASSERT_TRUE(rl_env_lookup(env.v, "OMPI_COMM_WORLD_RANK") == NULL);
+	ASSERT_STREQ(rl_env_lookup(env.v, "KEEP"), "1");
+	ASSERT_STREQ(rl_env_lookup(env.v, "GLOO_SOCKET_IFNAME"), "eth1");
 	rl_strv_release(&env);
 	teardown(&f);
 }
@@ -131,5 +150,6 @@ int main(void)
 	RUN_TEST(test_policies);
 	RUN_TEST(test_overrides_win);
 	RUN_TEST(test_env_helpers);
+	RUN_TEST(test_multinode_extras);
 	TEST_MAIN_END();
 }

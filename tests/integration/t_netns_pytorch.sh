@@ -1,0 +1,78 @@
+#!/bin/bash
+# Two "nodes" as network namespaces on a bridge, each with its own address,
+# rendezvous over --rdzv tcp, and a real client across them: PyTorch's gloo
+# all-reduce with init_method="env://", 2 nodes x 2 ranks, sum verified.
+# shellcheck source=tests/integration/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "SKIP: network namespaces need root"; exit 77; }
+PY=/usr/bin/python3
+"$PY" -c 'import torch.distributed' 2>/dev/null || { echo "SKIP: $PY cannot import torch"; exit 77; }
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+
+# names unique to this test run, so parallel runs and other tests never clash
+tag=$(printf '%04x' $((RANDOM % 65536)))
+BR="rlnb$tag"
+NET="10.232.$((RANDOM % 200 + 20))"
+NS=()
+teardown_net() {
+	local ns
+	for ns in "${NS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	ip link del "$BR" 2>/dev/null
+	return 0
+}
+EXTRA_CLEANUP=teardown_net
+
+ip link add "$BR" type bridge || die "cannot create a bridge"
+ip link set "$BR" up
+for i in 1 2; do
+	ns="rlnt$tag-$i"
+	NS+=("$ns")
+	ip netns add "$ns"
+	ip link add "rlv$tag$i" type veth peer name "rlp$tag$i"
+	ip link set "rlp$tag$i" netns "$ns"
+	ip link set "rlv$tag$i" master "$BR" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set "rlp$tag$i" name eth0
+	ip -n "$ns" addr add "$NET.$((10 + i))/24" dev eth0
+	ip -n "$ns" link set eth0 up
+done
+
+export RLAUNCH_TOKEN="netns-$RANDOM$RANDOM"
+EP="$NET.11:$(free_port)"
+# on each node: rlaunch finds its own address through the default interface
+# filter (^docker,lo,veth picks eth0)
+on_node() { # node-number output-file rlaunch-args...
+	local i=$1 out=$2
+	shift 2
+	env RLAUNCH_TEST_MARK="$MARK" nsenter --net="/run/netns/${NS[$((i - 1))]}" \
+		"$RLAUNCH" "$@" >"$out" 2>&1 &
+	AGENTS+=($!)
+}
+for i in 2 1; do
+	on_node "$i" "$T/node$i" --rdzv-endpoint "$EP" --nodes 2 --gpus-per-node 2 --master-port 0 \
+		-- "$PY" "$ROOT/examples/allreduce_gloo.py"
+done
+wait_agents
+assert_eq "${RCS[*]}" "0 0" "both agents exit 0"
+cat "$T/node1" "$T/node2" > "$T/all"
+for r in 0 1 2 3; do
+	assert_contains "$T/all" "[rank$r]:rank $r/4: all_reduce sum 10.0 ok" "rank $r verified the sum"
+done
+assert_contains "$T/node1" "[rank0]:" "node 1 ($NET.11, the lower address) holds rank 0"
+assert_contains "$T/node2" "[rank2]:" "node 2 holds ranks 2-3"
+assert_no_leftovers "gloo across namespaces"
+
+# a rank on the second node dies mid-job: both nodes come down with its status
+for i in 1 2; do
+	on_node "$i" "$T/fail$i" --rdzv-endpoint "$EP" --nodes 2 --gpus-per-node 2 --master-port 0 \
+		--grace 3 --env FAIL_RANK=3 -- "$PY" "$ROOT/examples/allreduce_gloo.py"
+done
+wait_agents
+assert_eq "${RCS[*]}" "13 13" "both agents exit with the failing rank's status"
+assert_contains "$T/fail1" "rank      : 3 (local_rank: 1)" "the coordinator names rank 3"
+assert_no_leftovers "gloo failure across namespaces"
+pass
