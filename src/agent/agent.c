@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -287,10 +288,34 @@ static int check_local_plan(struct agent *a)
 		rl_plan_release(&probe);
 		return -EINVAL;
 	}
+	for (int i = probe.gpus_per_node; a->o->ranks_filter_set && i < RL_MAX_LOCAL_RANKS; i++) {
+		if (rl_options_shows_rank(a->o, i)) {
+			rl_log("--local-ranks-filter names local rank %d, but this node runs %d rank%s "
+			       "(0-%d)", i, probe.gpus_per_node, probe.gpus_per_node == 1 ? "" : "s",
+			       probe.gpus_per_node - 1);
+			rl_plan_release(&probe);
+			return -EINVAL;
+		}
+	}
 	a->self.gpus_per_node = (uint32_t)probe.gpus_per_node;
 	a->self.gpus_available = probe.cpu_only ? 0 : (uint32_t)rl_plan_gpus_available(&a->cvd, a->machine_gpus);
 	a->plan = probe; /* for --dry-run and the command check; replaced after the roster */
 	return 0;
+}
+
+/* Each rank costs the agent four descriptors (output pipes, control pipe,
+ * log file): raise the soft limit when G needs it, up to the hard limit. */
+static void raise_fd_limit(int ranks)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)ranks * 4 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
+		rl_warn("%d ranks need about %lu open files but the limit is %lu: raise ulimit -n",
+			ranks, (unsigned long)need, (unsigned long)rl.rlim_cur);
 }
 
 static int check_command(struct agent *a)
@@ -582,6 +607,7 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		rl_log("cannot use log directory '%s': %s", o->log_dir, strerror(-rc));
 		goto out;
 	}
+	raise_fd_limit(a.plan.gpus_per_node);
 	port = pick_free_port();
 	if (o->master_port == 0 && port < 0) {
 		rl_log("cannot find a free port for MASTER_PORT: %s", strerror(errno));

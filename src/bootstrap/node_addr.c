@@ -139,14 +139,26 @@ int rl_iface_of_addr(const struct rl_addr *addr, char *name, size_t len)
 	if (getifaddrs(&ifa) < 0)
 		return -errno;
 	for (p = ifa; p && rc; p = p->ifa_next) {
-		const void *bytes = NULL;
-		if (!p->ifa_addr || p->ifa_addr->sa_family != (addr->family == AF_INET6 ? AF_INET6 : AF_INET))
+		const uint8_t *bytes, *mask;
+		size_t n = addr->family == AF_INET ? 4 : 16;
+		bool same = true, in_net = true;
+
+		if (!p->ifa_addr || !p->ifa_netmask ||
+		    p->ifa_addr->sa_family != (addr->family == AF_INET6 ? AF_INET6 : AF_INET))
 			continue;
-		if (addr->family == AF_INET)
-			bytes = &((struct sockaddr_in *)p->ifa_addr)->sin_addr;
-		else
-			bytes = &((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr;
-		if (memcmp(bytes, addr->bytes, addr->family == AF_INET ? 4 : 16) == 0) {
+		if (addr->family == AF_INET) {
+			bytes = (const uint8_t *)&((struct sockaddr_in *)p->ifa_addr)->sin_addr;
+			mask = (const uint8_t *)&((struct sockaddr_in *)p->ifa_netmask)->sin_addr;
+		} else {
+			bytes = (const uint8_t *)&((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr;
+			mask = (const uint8_t *)&((struct sockaddr_in6 *)p->ifa_netmask)->sin6_addr;
+		}
+		for (size_t i = 0; i < n; i++) {
+			same &= bytes[i] == addr->bytes[i];
+			in_net &= (bytes[i] & mask[i]) == (addr->bytes[i] & mask[i]);
+		}
+		/* the loopback interface answers for its whole network (127.0.0.0/8) */
+		if (same || (in_net && (p->ifa_flags & IFF_LOOPBACK))) {
 			snprintf(name, len, "%s", p->ifa_name);
 			rc = 0;
 		}

@@ -293,7 +293,9 @@ static void signal_from(struct rl_coord *c, struct member *from, int sig)
 
 	if (c->phase != PHASE_JOB)
 		return;
-	if (rl_is_stop_signal(sig) && !c->stop_signal && !c->have_culprit)
+	/* a stop signal ends the job (no restart); the status stays the
+	 * culprit's when a rank had already failed */
+	if (rl_is_stop_signal(sig) && !c->stop_signal)
 		c->stop_signal = sig;
 	rl_wbuf_init(&w);
 	rl_wire_put_u32(&w, RL_MSG_SIGNAL, (uint32_t)sig);

@@ -11,6 +11,7 @@
 
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 1000
+#define COORDINATOR_SLACK_MS 5000
 
 enum member_phase {
 	PH_CONNECTING, PH_HELLO, PH_AUTH, PH_JOINED, PH_JOB, PH_LOST, PH_FINAL,
@@ -270,8 +271,10 @@ static void on_connect(uv_connect_t *req, int status)
 	m->phase = PH_HELLO;
 	rl_peer_start(&m->peer);
 	{
+		/* connected: the coordinator's own timeout ends the rendezvous and it
+		 * says why; ours is only a backstop for a coordinator that hangs */
 		uint64_t waited = uv_now(m->p.loop) - m->started;
-		uint64_t limit = (uint64_t)(m->p.rdzv_timeout_s * 1000);
+		uint64_t limit = (uint64_t)(m->p.rdzv_timeout_s * 1000) + COORDINATOR_SLACK_MS;
 		uv_timer_start(&m->timer, on_deadline, waited < limit ? limit - waited : 0, 0);
 	}
 }

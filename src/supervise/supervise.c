@@ -59,6 +59,9 @@ struct rl_job {
 	uv_timer_t poll;
 	uint64_t stop_started, kill_sent, all_gone_at;
 	bool killed;
+	int stop_sig;          /* what the ranks got when the stop began */
+	pid_t signalled[MAX_ORPHANS]; /* orphans that got stop_sig already */
+	size_t nsignalled;
 	bool stop_by_signal;   /* this attempt is stopping because of a signal */
 	bool system_error;
 	bool have_root;        /* a local rank failed in this attempt */
@@ -85,6 +88,18 @@ static size_t rank_pids(struct rl_job *job, pid_t *out)
 
 /* Send sig to every rank's group and every adopted orphan. Returns whether
  * any process of the job is still there. */
+static bool already_signalled(struct rl_job *job, pid_t pid)
+{
+	for (size_t i = 0; i < job->nsignalled; i++)
+		if (job->signalled[i] == pid)
+			return true;
+	return false;
+}
+
+/* Send sig to every rank's group and every adopted orphan; sig 0 only
+ * looks. Returns whether any process of the job is still there. Orphans
+ * adopted after the stop signal went out get it too, once each, so they
+ * are not left to SIGKILL at the end of the grace period. */
 static bool signal_everything(struct rl_job *job, int sig)
 {
 	pid_t exclude[RL_MAX_LOCAL_RANKS], orphans[MAX_ORPHANS];
@@ -92,11 +107,26 @@ static bool signal_everything(struct rl_job *job, int sig)
 	size_t norphans = rl_reaper_sweep(getpid(), exclude, nexclude, orphans, MAX_ORPHANS);
 	bool any = job->live > 0 || norphans > 0;
 
-	for (int i = 0; i < job->nranks; i++)
-		if (job->ranks[i].pid > 0 && rl_signal_group(job->ranks[i].pid, sig))
+	for (int i = 0; i < job->nranks; i++) {
+		struct rank_proc *r = &job->ranks[i];
+		if (r->pid <= 0)
+			continue;
+		if (rl_signal_group(r->pid, sig))
 			any = true;
-	for (size_t i = 0; i < norphans && i < MAX_ORPHANS; i++)
-		kill(orphans[i], sig);
+		else if (!r->running)
+			r->pid = 0; /* the group is gone: its id may be reused, never signal it again */
+	}
+	for (size_t i = 0; i < norphans && i < MAX_ORPHANS; i++) {
+		int s = sig;
+		if (s == 0 && job->state == JOB_STOPPING && !job->killed &&
+		    !already_signalled(job, orphans[i]))
+			s = job->stop_sig;
+		if (s == 0)
+			continue;
+		kill(orphans[i], s);
+		if (s == job->stop_sig && job->nsignalled < MAX_ORPHANS)
+			job->signalled[job->nsignalled++] = orphans[i];
+	}
 	return any;
 }
 
@@ -215,6 +245,7 @@ static void on_poll(uv_timer_t *t)
 	} else if (job->killed && now - job->kill_sent >= KILL_WAIT_MS) {
 		rl_warn("some processes did not exit %d s after SIGKILL (stuck in the kernel?); giving up on them",
 			KILL_WAIT_MS / 1000);
+		job->system_error = true; /* never restart on top of them */
 		close_attempt(job);
 	} else if (job->killed) {
 		signal_everything(job, SIGKILL); /* newly adopted orphans */
@@ -227,6 +258,8 @@ static void begin_stop(struct rl_job *job, int sig)
 	job->stop_started = uv_now(job->loop);
 	job->killed = false;
 	job->all_gone_at = 0;
+	job->stop_sig = sig;
+	job->nsignalled = 0;
 	signal_everything(job, sig);
 	if (!stop_complete(job))
 		uv_timer_start(&job->poll, on_poll, POLL_MS, POLL_MS);
@@ -252,8 +285,9 @@ static void on_rank_exit(uv_process_t *proc, int64_t status, int term_signal)
 			job->ev.rank_failed(job->ev.ctx, &r->exit);
 			return;
 		}
-		/* a rank that failed on its own, not from our stop signal */
-		if (!job->stop_by_signal && term_signal != SIGTERM && term_signal != SIGKILL &&
+		/* a rank that failed on its own in the same instant, not from our stop signal */
+		if (!job->stop_by_signal && uv_now(job->loop) == job->stop_started &&
+		    term_signal != SIGTERM && term_signal != SIGKILL &&
 		    job->nothers < (size_t)job->nranks && job->have_root)
 			job->others[job->nothers++] = r->exit;
 	}
@@ -404,6 +438,7 @@ static int spawn_rank(struct rl_job *job, struct rank_proc *r)
 
 	r->job = job;
 	r->pid = 0;
+	r->running = false;
 	r->ctl_len = 0;
 	memset(&r->exit, 0, sizeof(r->exit));
 	r->exit.rank = slot->rank;
@@ -488,6 +523,10 @@ void rl_job_start(struct rl_job *job, int restart_count)
 	job->state = JOB_RUNNING;
 	job->restart_count = restart_count;
 	job->live = 0;
+	for (int i = 0; i < job->nranks; i++) {
+		job->ranks[i].pid = 0; /* nothing of the last attempt is ever signalled */
+		job->ranks[i].running = false;
+	}
 	job->have_root = false;
 	job->stop_by_signal = false;
 	job->system_error = false;

@@ -15,6 +15,7 @@ tag=$(printf '%04x' $((RANDOM % 65536)))
 BR="rlnb$tag"
 NET="10.232.$((RANDOM % 200 + 20))"
 NS=()
+# shellcheck disable=SC2317 # run from the EXIT trap
 teardown_net() {
 	local ns
 	for ns in "${NS[@]}"; do
