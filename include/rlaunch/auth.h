@@ -24,7 +24,8 @@
 struct rl_secret {
 	uint8_t key[RL_SECRET_MAX];
 	size_t len;
-	const char *source;   /* "--token-file", "RLAUNCH_TOKEN", "PMIx", "--insecure" */
+	const char *source;   /* "--token-file", "RLAUNCH_TOKEN", "PMIx", "MUNGE", "--insecure" */
+	bool munge;           /* authenticate through MUNGE (munge_auth.h), not this key */
 };
 
 /** libsodium's one-time initialisation. 0 or -EIO. */

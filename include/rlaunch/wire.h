@@ -17,13 +17,14 @@
 
 #define RL_WIRE_VERSION 1
 #define RL_WIRE_HEADER 5
-#define RL_WIRE_MAX_PREAUTH 128
+#define RL_WIRE_MAX_PREAUTH 1100 /* room for a MUNGE credential, nothing more */
 #define RL_WIRE_MAX_FRAME (4u << 20)
 #define RL_NONCE_LEN 32
 #define RL_MAC_LEN 32
 #define RL_RUN_ID_MAX 128
 #define RL_REASON_MAX 400
 #define RL_MAX_NODES 65536
+#define RL_WIRE_MUNGE_MAX 1000
 
 enum rl_msg_type {
 	RL_MSG_HELLO = 1,     /* S->C  version, server nonce */
@@ -38,7 +39,9 @@ enum rl_msg_type {
 	RL_MSG_RESTART,       /* S->C  start the ranks again */
 	RL_MSG_FINAL,         /* S->C  the job's exit status and culprit */
 	RL_MSG_REJECT,        /* S->C  why the coordinator will not take this agent */
-	RL_MSG_TYPE_MAX = RL_MSG_REJECT,
+	RL_MSG_AUTH_MUNGE,    /* C->S  version, client MUNGE credential (munge_auth.h) */
+	RL_MSG_AUTH_MUNGE_OK, /* S->C  server MUNGE credential */
+	RL_MSG_TYPE_MAX = RL_MSG_AUTH_MUNGE_OK,
 };
 
 struct rl_wbuf {
@@ -95,6 +98,8 @@ void rl_wire_put_failure(struct rl_wbuf *w, enum rl_msg_type type, const struct 
 void rl_wire_put_u32(struct rl_wbuf *w, enum rl_msg_type type, uint32_t value); /* SIGNAL, ATTEMPT_DONE, RESTART */
 void rl_wire_put_final(struct rl_wbuf *w, const struct rl_msg_final *m);
 void rl_wire_put_reject(struct rl_wbuf *w, const char *reason);
+/* AUTH_MUNGE (with the version) and AUTH_MUNGE_OK (without) */
+void rl_wire_put_munge(struct rl_wbuf *w, enum rl_msg_type type, const char *cred);
 
 /* Decoders take one frame's payload (after the type byte): 0 or -EBADMSG. */
 int rl_wire_get_hello(const uint8_t *p, size_t n, struct rl_msg_hello *m);
@@ -106,6 +111,8 @@ int rl_wire_get_failure(const uint8_t *p, size_t n, struct rl_wire_failure *f);
 int rl_wire_get_u32(const uint8_t *p, size_t n, uint32_t *value);
 int rl_wire_get_final(const uint8_t *p, size_t n, struct rl_msg_final *m);
 int rl_wire_get_reject(const uint8_t *p, size_t n, char *reason, size_t len);
+/** cred must hold RL_WIRE_MUNGE_MAX + 1 bytes; version is NULL for AUTH_MUNGE_OK. */
+int rl_wire_get_munge(const uint8_t *p, size_t n, uint16_t *version, char *cred);
 
 /* Splits a byte stream into frames. */
 struct rl_wire_reader {

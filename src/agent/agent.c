@@ -24,6 +24,7 @@
 #include "rlaunch/exit_codes.h"
 #include "rlaunch/log.h"
 #include "rlaunch/member.h"
+#include "rlaunch/munge_auth.h"
 #include "rlaunch/net_preset.h"
 #include "rlaunch/node_addr.h"
 #include "rlaunch/node_gpus.h"
@@ -304,18 +305,19 @@ static int check_local_plan(struct agent *a)
 }
 
 /* Each rank costs the agent four descriptors (output pipes, control pipe,
- * log file): raise the soft limit when G needs it, up to the hard limit. */
-static void raise_fd_limit(int ranks)
+ * log file) and a coordinator one per agent: raise the soft limit when the
+ * job needs it, up to the hard limit. */
+static void raise_fd_limit(int ranks, int nodes)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)ranks * 4 + 64;
+	rlim_t need = (rlim_t)ranks * 4 + (rlim_t)nodes + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < need)
-		rl_warn("%d ranks need about %lu open files but the limit is %lu: raise ulimit -n",
-			ranks, (unsigned long)need, (unsigned long)rl.rlim_cur);
+		rl_warn("%d ranks and %d nodes need about %lu open files but the limit is %lu: "
+			"raise ulimit -n", ranks, nodes, (unsigned long)need, (unsigned long)rl.rlim_cur);
 }
 
 static int check_command(struct agent *a)
@@ -348,6 +350,20 @@ static int load_secret(struct agent *a)
 		return 0;
 	if (rc != -ENOENT) {
 		rl_log("%s", err);
+		return -EINVAL;
+	}
+	if (a->boot.kind == RL_RDZV_SLURM && !a->o->insecure) {
+		/* under Slurm without a token: the same user, as MUNGE vouches */
+		const char *sock = rl_env_lookup(a->envp, "RLAUNCH_MUNGE_SOCKET");
+		if (rl_munge_open(sock, err, sizeof(err)) == 0) {
+			memset(&a->secret, 0, sizeof(a->secret));
+			a->secret.munge = true;
+			a->secret.source = "MUNGE";
+			return 0;
+		}
+		rl_log("no job token (RLAUNCH_TOKEN, --token-file) and MUNGE is unusable: %s; "
+		       "export RLAUNCH_TOKEN=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n') "
+		       "before srun, or pass --insecure on a network you trust", err);
 		return -EINVAL;
 	}
 	if (a->o->insecure || a->boot.kind == RL_RDZV_PMIX) {
@@ -607,7 +623,7 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		rl_log("cannot use log directory '%s': %s", o->log_dir, strerror(-rc));
 		goto out;
 	}
-	raise_fd_limit(a.plan.gpus_per_node);
+	raise_fd_limit(a.plan.gpus_per_node, a.boot.nodes);
 	port = pick_free_port();
 	if (o->master_port == 0 && port < 0) {
 		rl_log("cannot find a free port for MASTER_PORT: %s", strerror(errno));
@@ -638,6 +654,7 @@ out_loop:
 	rl_coord_destroy(a.coord);
 	rl_member_destroy(a.member);
 	rl_pmix_finalize();
+	rl_munge_close();
 out:
 	rl_plan_release(&a.plan);
 	rl_cuda_devices_release(&a.cvd);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rlaunch/log.h"
+#include "rlaunch/munge_auth.h"
 #include "rlaunch/peer.h"
 #include "rlaunch/summary.h"
 
@@ -426,16 +427,66 @@ static void add_joined(struct rl_coord *c, struct member *m, const struct rl_nod
 		roster_ready(c);
 }
 
+/* The MUNGE variant of the handshake (munge_auth.h). */
+static void handshake_munge(struct member *m, const uint8_t *payload, size_t n)
+{
+	struct rl_coord *c = m->c;
+	char cred[RL_WIRE_MUNGE_MAX + 1], why[200], reason[300];
+	uint8_t client_nonce[RL_NONCE_LEN];
+	uint16_t version;
+	char *proof = NULL;
+	struct rl_wbuf w;
+
+	if (rl_wire_get_munge(payload, n, &version, cred) < 0 || version != RL_WIRE_VERSION) {
+		drop(m, "bad MUNGE handshake");
+		return;
+	}
+	if (!c->p.secret->munge) {
+		reject(m, "authentication failed: this job uses a job token, that agent MUNGE "
+			  "(RLAUNCH_TOKEN / --token-file must be set on every node or on none)");
+		reject_log(c, m->peer.name, "MUNGE where a job token was expected");
+		return;
+	}
+	if (rl_munge_verify(cred, "rlaunch-v1 client", m->nonce, client_nonce, why, sizeof(why)) < 0) {
+		snprintf(reason, sizeof(reason), "authentication failed: %s", why);
+		reject(m, reason);
+		reject_log(c, m->peer.name, why);
+		return;
+	}
+	if (rl_munge_encode("rlaunch-v1 server", client_nonce, m->nonce, &proof) < 0) {
+		drop(m, "cannot make a MUNGE credential (is munged running?)");
+		return;
+	}
+	rl_wbuf_init(&w);
+	rl_wire_put_munge(&w, RL_MSG_AUTH_MUNGE_OK, proof);
+	free(proof);
+	rl_peer_send(&m->peer, &w);
+	rl_peer_trust(&m->peer);
+	m->state = M_AUTHENTICATED;
+	c->pending--;
+}
+
 static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, size_t n)
 {
 	struct member *m = p->data;
 	struct rl_coord *c = m->c;
 
+	if (m->state == M_HANDSHAKE && type == RL_MSG_AUTH_MUNGE) {
+		handshake_munge(m, payload, n);
+		return;
+	}
 	if (m->state == M_HANDSHAKE) {
 		struct rl_msg_auth a;
 		uint8_t mac[RL_MAC_LEN];
 		struct rl_wbuf w;
 
+		if (type == RL_MSG_AUTH && c->p.secret->munge) {
+			reject(m, "authentication failed: this job authenticates through MUNGE, "
+				  "that agent with a job token (RLAUNCH_TOKEN / --token-file must be set on "
+				  "every node or on none)");
+			reject_log(c, m->peer.name, "job token where MUNGE was expected");
+			return;
+		}
 		if (type != RL_MSG_AUTH || rl_wire_get_auth(payload, n, &a) < 0) {
 			drop(m, "not an rlaunch agent (bad handshake)");
 			return;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rlaunch/log.h"
+#include "rlaunch/munge_auth.h"
 #include "rlaunch/peer.h"
 #include "rlaunch/summary.h"
 
@@ -82,6 +83,20 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 		}
 		memcpy(m->server_nonce, h.nonce, RL_NONCE_LEN);
 		rl_auth_nonce(m->nonce);
+		if (m->p.secret->munge) {
+			char *cred = NULL;
+			if (rl_munge_encode("rlaunch-v1 client", m->server_nonce, m->nonce, &cred) < 0) {
+				rl_log("cannot make a MUNGE credential: is munged running?");
+				finish(m, RL_EXIT_AUTH);
+				return;
+			}
+			rl_wbuf_init(&w);
+			rl_wire_put_munge(&w, RL_MSG_AUTH_MUNGE, cred);
+			free(cred);
+			send_msg(m, &w);
+			m->phase = PH_AUTH;
+			return;
+		}
 		memcpy(a.nonce, m->nonce, RL_NONCE_LEN);
 		rl_auth_client_mac(m->p.secret, m->server_nonce, m->nonce, a.mac);
 		rl_wbuf_init(&w);
@@ -93,6 +108,25 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 	case PH_AUTH: {
 		uint8_t got[RL_MAC_LEN], want[RL_MAC_LEN];
 
+		if (m->p.secret->munge) {
+			char cred[RL_WIRE_MUNGE_MAX + 1], why[200];
+			uint8_t echoed[RL_NONCE_LEN];
+
+			if (type != RL_MSG_AUTH_MUNGE_OK || rl_wire_get_munge(payload, n, NULL, cred) < 0) {
+				rl_log("protocol error from the coordinator at %s", m->p.endpoint_name);
+				finish(m, RL_EXIT_RENDEZVOUS);
+				return;
+			}
+			if (rl_munge_verify(cred, "rlaunch-v1 server", m->nonce, echoed, why,
+					    sizeof(why)) < 0 ||
+			    memcmp(echoed, m->server_nonce, RL_NONCE_LEN) != 0) {
+				rl_log("the coordinator at %s failed MUNGE authentication: %s",
+				       m->p.endpoint_name, why);
+				finish(m, RL_EXIT_AUTH);
+				return;
+			}
+			goto authenticated;
+		}
 		if (type != RL_MSG_AUTH_OK || rl_wire_get_auth_ok(payload, n, got) < 0) {
 			rl_log("protocol error from the coordinator at %s", m->p.endpoint_name);
 			finish(m, RL_EXIT_RENDEZVOUS);
@@ -105,6 +139,7 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 			finish(m, RL_EXIT_AUTH);
 			return;
 		}
+	authenticated:
 		rl_peer_trust(&m->peer);
 		rl_wbuf_init(&w);
 		rl_wire_put_join(&w, &m->p.self);

@@ -188,6 +188,15 @@ void rl_wire_put_reject(struct rl_wbuf *w, const char *reason)
 	frame_end(w, at);
 }
 
+void rl_wire_put_munge(struct rl_wbuf *w, enum rl_msg_type type, const char *cred)
+{
+	size_t at = frame_begin(w, type);
+	if (type == RL_MSG_AUTH_MUNGE)
+		put_u16(w, RL_WIRE_VERSION);
+	put_str(w, cred, RL_WIRE_MUNGE_MAX);
+	frame_end(w, at);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 struct rbuf {
@@ -398,6 +407,17 @@ int rl_wire_get_reject(const uint8_t *p, size_t n, char *reason, size_t len)
 		return -EBADMSG;
 	snprintf(reason, len, "%s", buf);
 	return 0;
+}
+
+int rl_wire_get_munge(const uint8_t *p, size_t n, uint16_t *version, char *cred)
+{
+	struct rbuf r = { p, n, 0, 0 };
+	if (version)
+		*version = get_u16(&r);
+	get_str(&r, cred, RL_WIRE_MUNGE_MAX);
+	if (!cred[0])
+		return -EBADMSG;
+	return finish(&r);
 }
 
 /* ---- framing ------------------------------------------------------------ */

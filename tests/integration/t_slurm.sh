@@ -61,6 +61,22 @@ for r in 0 1 2 3; do
 done
 assert_no_leftovers "pmix provider"
 
+# --- the slurm provider without a token: agents prove through MUNGE they are one user
+mkdir "$T/munge"
+OUT="$T/munge" env -u RLAUNCH_TOKEN RLAUNCH_MUNGE_SOCKET="/tmp/rlaunch-slurm-sim/munge/munge.sock" \
+	RLAUNCH_TEST_MARK="$MARK" srun -N2 --ntasks-per-node=1 --gpus-per-node=1 --mpi=none \
+	"$RLAUNCH" --rdzv slurm -- sh -c 'echo ok > "$OUT/ran.$RANK"' >"$T/munge/out" 2>"$T/munge/err"
+rc=$?
+[ "$rc" = 0 ] || { cat "$T/munge/err" >&2; fail "srun rlaunch with MUNGE: exit $rc"; }
+assert_eq "$(cat "$T"/munge/ran.* 2>/dev/null | wc -l)" 2 "both ranks ran"
+# a munged that does not answer: a clear refusal before anything starts
+env -u RLAUNCH_TOKEN RLAUNCH_MUNGE_SOCKET=/nonexistent/munge.sock RLAUNCH_TEST_MARK="$MARK" \
+	srun -N2 --ntasks-per-node=1 --gpus-per-node=1 --mpi=none "$RLAUNCH" --rdzv slurm -- true \
+	>"$T/munge/out2" 2>"$T/munge/err2"
+assert_eq "$?" 2 "no token and no MUNGE"
+assert_contains "$T/munge/err2" "MUNGE is unusable" "says MUNGE could not be used"
+assert_no_leftovers "MUNGE"
+
 # --- a rank on the second node fails: srun reports its status ------------------------
 OUT="$T" srun_rl -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=none -- \
 	--rdzv slurm --grace 2 -- sh -c '[ "$RANK" = 3 ] && exit 5; exec sleep 60' \
