@@ -281,7 +281,9 @@ static int check_local_plan(struct agent *a)
 {
 	char err[512];
 	struct rl_plan probe;
-	struct rl_placement where = { 1, 0, "127.0.0.1", 1 };
+	/* before the rendezvous this node is shown as node 0 of the job */
+	struct rl_placement where = { a->boot.nodes > 0 ? a->boot.nodes : 1, 0,
+				      "<decided at the rendezvous>", a->o->master_port };
 
 	if (rl_plan_build_local(&probe, a->o, &a->cvd, a->machine_gpus,
 				a->boot.kind == RL_RDZV_SINGLE ? NULL : &where, err, sizeof(err)) < 0) {
