@@ -8,9 +8,10 @@
  *   slurm  agents = SLURM_STEP_NUM_TASKS, which must equal the step's node
  *          count: one agent per node (srun --ntasks-per-node=1); several
  *          tasks per node are refused with a message saying so. The agent
- *          with SLURM_PROCID=0 serves on every address; the others connect
- *          to the first host of SLURM_STEP_NODELIST. Port: the one in
- *          --rdzv-endpoint, else 29400 + SLURM_JOB_ID % 1000.
+ *          on the first host of SLURM_STEP_NODELIST (SLURMD_NODENAME; else
+ *          SLURM_PROCID=0) serves on every address; the others connect to
+ *          that host. Port: the one in --rdzv-endpoint, else 29400 +
+ *          (SLURM_JOB_ID * 7 + SLURM_STEP_ID) % 1000.
  *   tcp    agents = --nodes; the agent that can bind HOST:PORT serves (the
  *          first, when several share a machine), the others connect.
  *   pmix   agents = the PMIx job size; node infos travel through PMIx.

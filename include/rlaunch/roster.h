@@ -25,6 +25,7 @@ struct rl_node_info {
 	uint16_t port;           /* a port free on it: MASTER_PORT if it is node 0 and
 				    --master-port is 0 */
 	uint16_t coord_port;     /* pmix: where it would serve the coordinator */
+	uint32_t nodes;          /* the job size this agent was told (--nodes, Slurm, PMIx) */
 };
 
 /**

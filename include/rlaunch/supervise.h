@@ -76,5 +76,7 @@ void rl_job_destroy(struct rl_job *job);
 
 /** Is this one of the signals that stop the job (TERM, INT, HUP, QUIT)? */
 bool rl_is_stop_signal(int sig);
+/** One of the signals rlaunch passes to ranks (the above, USR1, USR2)? */
+bool rl_is_forwarded_signal(int sig);
 
 #endif

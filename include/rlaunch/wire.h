@@ -97,7 +97,8 @@ void rl_wire_put_roster(struct rl_wbuf *w, const struct rl_msg_roster *m);
 void rl_wire_put_failure(struct rl_wbuf *w, enum rl_msg_type type, const struct rl_wire_failure *f);
 void rl_wire_put_u32(struct rl_wbuf *w, enum rl_msg_type type, uint32_t value); /* SIGNAL, ATTEMPT_DONE, RESTART */
 void rl_wire_put_final(struct rl_wbuf *w, const struct rl_msg_final *m);
-void rl_wire_put_reject(struct rl_wbuf *w, const char *reason);
+/** status: what the refused agent should exit with (2, 75, 77). */
+void rl_wire_put_reject(struct rl_wbuf *w, int status, const char *reason);
 /* AUTH_MUNGE (with the version) and AUTH_MUNGE_OK (without) */
 void rl_wire_put_munge(struct rl_wbuf *w, enum rl_msg_type type, const char *cred);
 
@@ -110,7 +111,7 @@ int rl_wire_get_roster(const uint8_t *p, size_t n, struct rl_msg_roster *m);
 int rl_wire_get_failure(const uint8_t *p, size_t n, struct rl_wire_failure *f);
 int rl_wire_get_u32(const uint8_t *p, size_t n, uint32_t *value);
 int rl_wire_get_final(const uint8_t *p, size_t n, struct rl_msg_final *m);
-int rl_wire_get_reject(const uint8_t *p, size_t n, char *reason, size_t len);
+int rl_wire_get_reject(const uint8_t *p, size_t n, int *status, char *reason, size_t len);
 /** cred must hold RL_WIRE_MUNGE_MAX + 1 bytes; version is NULL for AUTH_MUNGE_OK. */
 int rl_wire_get_munge(const uint8_t *p, size_t n, uint16_t *version, char *cred);
 

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -500,13 +501,14 @@ static int start_pmix(struct agent *a, struct rl_coord_params *cp)
 	}
 	rank = rl_roster_find(res.nodes, res.count, &a->self.addr);
 	cp->nodes = res.count;
+	a->self.nodes = (uint32_t)res.count;
+	cp->self.nodes = (uint32_t)res.count;
 	cp->secret = &a->secret;
 	if (rank == 0) {
 		cp->listen_fd = fd;
-		rc = rl_coord_start(&a->coord, cp);
+		rc = rl_coord_start(&a->coord, cp); /* owns fd from here, also on failure */
 		free(res.nodes);
 		if (rc < 0) {
-			close(fd);
 			rl_log("cannot serve the rendezvous: %s", uv_strerror(rc));
 			return RL_EXIT_RENDEZVOUS;
 		}
@@ -548,10 +550,17 @@ static int start_controller(struct agent *a)
 		goto started;
 	}
 	if (a->boot.kind == RL_RDZV_SLURM && a->boot.serve) {
+		/* every address, IPv6 and IPv4 (dual stack), else IPv4 alone */
+		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)a->boot.port),
+					     .sin6_addr = IN6ADDR_ANY_INIT };
 		struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons((uint16_t)a->boot.port) };
 		any.sin_addr.s_addr = htonl(INADDR_ANY);
-		cp.listen_addr = (const struct sockaddr *)&any;
+		cp.listen_addr = (const struct sockaddr *)&any6;
 		rc = rl_coord_start(&a->coord, &cp);
+		if (rc == UV_EAFNOSUPPORT || rc == UV_EADDRNOTAVAIL) {
+			cp.listen_addr = (const struct sockaddr *)&any;
+			rc = rl_coord_start(&a->coord, &cp);
+		}
 		if (rc < 0) {
 			rl_log("cannot serve the rendezvous on port %d: %s (pick another with "
 			       "--rdzv-endpoint :PORT)", a->boot.port, uv_strerror(rc));
@@ -595,6 +604,9 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 	memset(&a, 0, sizeof(a));
 	a.o = o;
 	a.envp = envp;
+	/* preemption notices before the ranks exist must not kill the agent */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	a.status = RL_EXIT_USAGE;
 	if (rl_bootstrap_resolve(&a.boot, o, envp, err, sizeof(err)) < 0) {
 		rl_log("%s", err);
@@ -634,6 +646,7 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 	}
 	snprintf(a.self.host, sizeof(a.self.host), "%s", a.host);
 	a.self.pid = (uint32_t)getpid();
+	a.self.nodes = (uint32_t)(a.boot.nodes > 0 ? a.boot.nodes : 0);
 	a.self.port = (uint16_t)(port > 0 ? port : 0);
 	if (rl_auth_init() < 0) {
 		rl_log("cannot initialise libsodium");

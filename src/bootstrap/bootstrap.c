@@ -83,7 +83,7 @@ static int env_number(char *const *envp, const char *name, const char *alt, long
 static int resolve_slurm(struct rl_bootstrap *b, const struct rl_options *o, char *const *envp,
 			 char *err, size_t errlen)
 {
-	long procid, nnodes, ntasks, jobid = 0;
+	long procid, nnodes, ntasks, jobid = 0, stepid = 0;
 	const char *list = first_env(envp, "SLURM_STEP_NODELIST", "SLURM_JOB_NODELIST");
 	struct rl_strv hosts;
 	char why[256];
@@ -118,13 +118,22 @@ static int resolve_slurm(struct rl_bootstrap *b, const struct rl_options *o, cha
 	rl_strv_release(&hosts);
 	b->kind = RL_RDZV_SLURM;
 	b->nodes = (int)nnodes;
-	b->serve = procid == 0;
+	/* the agent on the first node of the list serves, since that is where the
+	 * others look; SLURM_PROCID 0 is usually there, but not with -m arbitrary */
+	{
+		const char *me = rl_env_lookup(envp, "SLURMD_NODENAME");
+		b->serve = me ? strcmp(me, b->host) == 0 : procid == 0;
+	}
 	{
 		const char *j = rl_env_lookup(envp, "SLURM_JOB_ID");
+		const char *s = rl_env_lookup(envp, "SLURM_STEP_ID");
 		if (j && rl_parse_long(j, 0, 0x7fffffffL, &jobid) < 0)
 			jobid = 0;
+		if (!s || rl_parse_long(s, 0, 0x7fffffffL, &stepid) < 0)
+			stepid = 0;
 	}
-	b->port = RL_DEFAULT_RDZV_PORT + (int)(jobid % 1000);
+	/* two steps of one job at once get different ports */
+	b->port = RL_DEFAULT_RDZV_PORT + (int)((jobid * 7 + stepid) % 1000);
 	if (o->rdzv_endpoint) {
 		char ignored[256];
 		if (rl_endpoint_parse(o->rdzv_endpoint, b->port, ignored, sizeof(ignored), &b->port) < 0) {

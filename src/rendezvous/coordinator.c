@@ -8,12 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rlaunch/exit_codes.h"
 #include "rlaunch/log.h"
 #include "rlaunch/munge_auth.h"
 #include "rlaunch/peer.h"
 #include "rlaunch/summary.h"
 
-#define HANDSHAKE_TIMEOUT_MS 10000
+#define HANDSHAKE_TIMEOUT_MS 3000
 #define HOUSEKEEPING_MS 500
 #define MAX_PENDING 256        /* connections not yet authenticated */
 #define LOG_WINDOW_MS 10000    /* rejected peers: at most LOG_BURST lines per window */
@@ -119,12 +120,12 @@ static void drop(struct member *m, const char *why)
 	rl_peer_close(&m->peer);
 }
 
-static void reject(struct member *m, const char *reason)
+static void reject(struct member *m, int status, const char *reason)
 {
 	struct rl_wbuf w;
 
 	rl_wbuf_init(&w);
-	rl_wire_put_reject(&w, reason);
+	rl_wire_put_reject(&w, status, reason);
 	rl_peer_send(&m->peer, &w);
 	if (m->state == M_HANDSHAKE)
 		m->c->pending--;
@@ -181,7 +182,7 @@ static void fail_rendezvous(struct rl_coord *c, int status, const char *reason)
 
 	rl_log("%s", reason);
 	rl_wbuf_init(&w);
-	rl_wire_put_reject(&w, reason);
+	rl_wire_put_reject(&w, status, reason);
 	broadcast(c, &w, NULL);
 	rl_wbuf_release(&w);
 	c->phase = PHASE_FINAL;
@@ -269,12 +270,13 @@ static void culprit_found(struct rl_coord *c, const struct rl_wire_failure *f, i
 {
 	struct rl_wbuf w;
 
+	if (!retryable)
+		c->retryable = false;
 	if (c->have_culprit || c->phase != PHASE_JOB)
 		return;
 	c->have_culprit = true;
 	c->culprit = *f;
 	c->culprit_status = status;
-	c->retryable = retryable;
 	rl_wbuf_init(&w);
 	rl_wire_put_failure(&w, RL_MSG_ABORT, f);
 	broadcast(c, &w, NULL);
@@ -420,6 +422,32 @@ static void roster_ready(struct rl_coord *c)
 
 static void add_joined(struct rl_coord *c, struct member *m, const struct rl_node_info *info)
 {
+	char a[RL_ADDR_STRLEN], reason[RL_REASON_MAX + 1];
+
+	/* a newcomer that cannot be part of this job is refused on its own; the
+	 * agents already here keep waiting for the right one */
+	if (!m->local) {
+		if (info->nodes != c->p.nodes) {
+			snprintf(reason, sizeof(reason), "this agent was told the job has %u nodes, the "
+				 "coordinator %zu: pass the same --nodes everywhere", info->nodes,
+				 c->p.nodes);
+			rl_log("coordinator: refused %s (%s): %s", info->host, m->peer.name, reason);
+			reject(m, RL_EXIT_USAGE, reason);
+			return;
+		}
+		for (size_t i = 0; i < c->nm; i++) {
+			const struct member *o = c->m[i];
+			if (o != m && o->state == M_JOINED && rl_addr_compare(&o->info.addr, &info->addr) == 0) {
+				snprintf(reason, sizeof(reason), "another agent (host '%s') already joined with "
+					 "address %s: run one rlaunch per node (srun --ntasks-per-node=1), or "
+					 "give each its own --node-addr", o->info.host,
+					 rl_addr_format(&info->addr, a, sizeof(a)));
+				rl_log("coordinator: refused %s: %s", info->host, reason);
+				reject(m, RL_EXIT_USAGE, reason);
+				return;
+			}
+		}
+	}
 	m->info = *info;
 	m->state = M_JOINED;
 	c->joined++;
@@ -442,14 +470,16 @@ static void handshake_munge(struct member *m, const uint8_t *payload, size_t n)
 		return;
 	}
 	if (!c->p.secret->munge) {
-		reject(m, "authentication failed: this job uses a job token, that agent MUNGE "
+		reject(m, RL_EXIT_AUTH, "authentication failed: this job uses a job token, that agent MUNGE "
 			  "(RLAUNCH_TOKEN / --token-file must be set on every node or on none)");
 		reject_log(c, m->peer.name, "MUNGE where a job token was expected");
 		return;
 	}
 	if (rl_munge_verify(cred, "rlaunch-v1 client", m->nonce, client_nonce, why, sizeof(why)) < 0) {
-		snprintf(reason, sizeof(reason), "authentication failed: %s", why);
-		reject(m, reason);
+		/* the details (uids) stay in our log, not in a stranger's hands */
+		snprintf(reason, sizeof(reason), "authentication failed: the MUNGE credential was "
+			 "refused (same user and the same MUNGE key on every node are required)");
+		reject(m, RL_EXIT_AUTH, reason);
 		reject_log(c, m->peer.name, why);
 		return;
 	}
@@ -481,7 +511,7 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 		struct rl_wbuf w;
 
 		if (type == RL_MSG_AUTH && c->p.secret->munge) {
-			reject(m, "authentication failed: this job authenticates through MUNGE, "
+			reject(m, RL_EXIT_AUTH, "authentication failed: this job authenticates through MUNGE, "
 				  "that agent with a job token (RLAUNCH_TOKEN / --token-file must be set on "
 				  "every node or on none)");
 			reject_log(c, m->peer.name, "job token where MUNGE was expected");
@@ -498,7 +528,7 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 		rl_auth_client_mac(c->p.secret, m->nonce, a.nonce, mac);
 		if (!rl_auth_mac_equal(mac, a.mac)) {
 			/* say so, so a misconfigured agent can tell its user */
-			reject(m, "authentication failed: the job token differs (RLAUNCH_TOKEN, "
+			reject(m, RL_EXIT_AUTH, "authentication failed: the job token differs (RLAUNCH_TOKEN, "
 				  "--token-file or --insecure must match on every node)");
 			reject_log(c, m->peer.name, "wrong job token");
 			return;
@@ -520,24 +550,29 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 			return;
 		}
 		if (c->phase != PHASE_RENDEZVOUS) {
-			reject(m, "the rendezvous is over: every expected agent has already joined");
+			reject(m, RL_EXIT_RENDEZVOUS, "the rendezvous is over: every expected agent has already joined");
 			return;
 		}
 		add_joined(c, m, &info);
 		return;
 	}
-	if (m->state != M_JOINED)
+	/* job messages only from a node of the roster, while the job runs */
+	if (m->state != M_JOINED || c->phase != PHASE_JOB || m->node_rank < 0)
 		return;
 	switch (type) {
 	case RL_MSG_RANK_FAILED: {
 		struct rl_wire_failure f;
-		if (rl_wire_get_failure(payload, n, &f) == 0)
+		if (rl_wire_get_failure(payload, n, &f) == 0) {
+			f.node_rank = m->node_rank; /* what we know beats what it says */
+			snprintf(f.host, sizeof(f.host), "%s", m->info.host);
+			f.reason[0] = '\0';
 			rank_failed(c, &f);
+		}
 		break;
 	}
 	case RL_MSG_SIGNAL: {
 		uint32_t sig;
-		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig > 0 && sig < 65)
+		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig < 65 && rl_is_forwarded_signal((int)sig))
 			signal_from(c, m, (int)sig);
 		break;
 	}
@@ -590,7 +625,10 @@ static void on_member_end(struct rl_peer *p, int reason)
 		m->state = M_GONE;
 		return;
 	}
-	if (!m->attempt_done) {
+	/* lost mid-job, even after it said its attempt was over: the job cannot
+	 * go on (or restart) without it */
+	c->retryable = false;
+	{
 		struct rl_wire_failure f;
 
 		memset(&f, 0, sizeof(f));
@@ -602,7 +640,8 @@ static void on_member_end(struct rl_peer *p, int reason)
 			 rl_addr_format(&m->info.addr, a, sizeof(a)));
 		rl_log("%s", f.reason);
 		culprit_found(c, &f, RL_EXIT_LOST_CONTACT, false);
-		member_done(c, m);
+		if (!m->attempt_done)
+			member_done(c, m);
 	}
 }
 
@@ -744,6 +783,7 @@ int rl_coord_start(struct rl_coord **out, const struct rl_coord_params *params)
 	self->c = c;
 	self->local = true;
 	self->node_rank = -1;
+	self->state = M_AUTHENTICATED; /* never subject to the handshake timeout */
 	uv_timer_init(c->p.loop, &c->kick);
 	c->kick.data = c;
 	uv_timer_start(&c->kick, on_kick, 0, 0);

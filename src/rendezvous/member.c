@@ -63,11 +63,15 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 	struct rl_member *m = p->data;
 	struct rl_wbuf w;
 
-	if (type == RL_MSG_REJECT) {
+	/* a refusal is taken only during the rendezvous; while the ranks run it
+	 * is not a valid message (and must not end this agent under them) */
+	if (type == RL_MSG_REJECT && m->phase < PH_JOB) {
 		char reason[RL_REASON_MAX + 1] = "";
-		rl_wire_get_reject(payload, n, reason, sizeof(reason));
+		int status = RL_EXIT_RENDEZVOUS;
+		if (rl_wire_get_reject(payload, n, &status, reason, sizeof(reason)) < 0)
+			status = RL_EXIT_RENDEZVOUS;
 		rl_log("the coordinator at %s refused this agent: %s", m->p.endpoint_name, reason);
-		finish(m, strstr(reason, "authentication") ? RL_EXIT_AUTH : RL_EXIT_RENDEZVOUS);
+		finish(m, status);
 		return;
 	}
 	switch (m->phase) {
@@ -109,7 +113,7 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 		uint8_t got[RL_MAC_LEN], want[RL_MAC_LEN];
 
 		if (m->p.secret->munge) {
-			char cred[RL_WIRE_MUNGE_MAX + 1], why[200];
+			char cred[RL_WIRE_MUNGE_MAX + 1], why[200] = "it answered for another handshake";
 			uint8_t echoed[RL_NONCE_LEN];
 
 			if (type != RL_MSG_AUTH_MUNGE_OK || rl_wire_get_munge(payload, n, NULL, cred) < 0) {
@@ -182,7 +186,7 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 		break;
 	case RL_MSG_SIGNAL: {
 		uint32_t sig;
-		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig > 0 && sig < 65)
+		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig < 65 && rl_is_forwarded_signal((int)sig))
 			m->p.ops.deliver_signal(m->p.ops.ctx, (int)sig);
 		break;
 	}
@@ -244,25 +248,6 @@ static void on_end(struct rl_peer *p, int reason)
 	/* PH_HELLO: the connection dropped before a word: try again */
 }
 
-static void on_closed(struct rl_peer *p)
-{
-	struct rl_member *m = p->data;
-
-	m->peer_open = false;
-	if (m->phase == PH_HELLO) {
-		m->phase = PH_CONNECTING;
-		try_connect(m);
-	}
-}
-
-static const struct rl_peer_ops peer_ops = {
-	.on_frame = on_frame,
-	.on_end = on_end,
-	.on_closed = on_closed,
-};
-
-/* ---- connecting, with retries ---------------------------------------------------- */
-
 static void on_retry(uv_timer_t *t)
 {
 	struct rl_member *m = t->data;
@@ -282,6 +267,27 @@ static void on_deadline(uv_timer_t *t)
 		finish(m, RL_EXIT_RENDEZVOUS);
 	}
 }
+
+static void on_closed(struct rl_peer *p)
+{
+	struct rl_member *m = p->data;
+
+	m->peer_open = false;
+	if (m->phase == PH_HELLO) {
+		/* dropped before a word (a busy coordinator): try again, with backoff */
+		m->phase = PH_CONNECTING;
+		uv_timer_start(&m->timer, on_retry, m->retry_ms, 0);
+		m->retry_ms = m->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : m->retry_ms * 2;
+	}
+}
+
+static const struct rl_peer_ops peer_ops = {
+	.on_frame = on_frame,
+	.on_end = on_end,
+	.on_closed = on_closed,
+};
+
+/* ---- connecting, with retries ---------------------------------------------------- */
 
 static void on_connect(uv_connect_t *req, int status)
 {

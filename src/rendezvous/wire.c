@@ -98,6 +98,7 @@ static void put_node(struct rl_wbuf *w, const struct rl_node_info *n)
 	put_u32(w, n->pid);
 	put_u16(w, n->port);
 	put_u16(w, n->coord_port);
+	put_u32(w, n->nodes);
 }
 
 static void put_failure_body(struct rl_wbuf *w, const struct rl_wire_failure *f)
@@ -181,9 +182,10 @@ void rl_wire_put_final(struct rl_wbuf *w, const struct rl_msg_final *m)
 	frame_end(w, at);
 }
 
-void rl_wire_put_reject(struct rl_wbuf *w, const char *reason)
+void rl_wire_put_reject(struct rl_wbuf *w, int status, const char *reason)
 {
 	size_t at = frame_begin(w, RL_MSG_REJECT);
+	put_u8(w, (uint8_t)status);
 	put_str(w, reason, RL_REASON_MAX);
 	frame_end(w, at);
 }
@@ -290,6 +292,7 @@ static void get_node(struct rbuf *r, struct rl_node_info *n)
 	n->pid = get_u32(r);
 	n->port = get_u16(r);
 	n->coord_port = get_u16(r);
+	n->nodes = get_u32(r);
 }
 
 static void get_failure_body(struct rbuf *r, struct rl_wire_failure *f)
@@ -345,7 +348,7 @@ int rl_wire_get_roster(const uint8_t *p, size_t n, struct rl_msg_roster *m)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	/* the smallest node on the wire: family, address, empty host, 3 u32, u16 */
-	const size_t min_node = 1 + 16 + 2 + 12 + 2 + 2;
+	const size_t min_node = 1 + 16 + 2 + 12 + 2 + 2 + 4;
 
 	memset(m, 0, sizeof(*m));
 	m->master_port = get_u16(&r);
@@ -398,11 +401,14 @@ int rl_wire_get_final(const uint8_t *p, size_t n, struct rl_msg_final *m)
 	return finish(&r);
 }
 
-int rl_wire_get_reject(const uint8_t *p, size_t n, char *reason, size_t len)
+int rl_wire_get_reject(const uint8_t *p, size_t n, int *status, char *reason, size_t len)
 {
 	struct rbuf r = { p, n, 0, 0 };
 	char buf[RL_REASON_MAX + 1];
+	*status = get_u8(&r);
 	get_str(&r, buf, RL_REASON_MAX);
+	if (*status == 0)
+		return -EBADMSG;
 	if (finish(&r) < 0)
 		return -EBADMSG;
 	snprintf(reason, len, "%s", buf);

@@ -312,6 +312,11 @@ bool rl_is_stop_signal(int sig)
 	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT;
 }
 
+bool rl_is_forwarded_signal(int sig)
+{
+	return rl_is_stop_signal(sig) || sig == SIGUSR1 || sig == SIGUSR2;
+}
+
 /* A signal, received here or passed on by the controller. */
 static void act_on_signal(struct rl_job *job, int sig)
 {

@@ -121,6 +121,49 @@ assert_eq "$(cat "$T"/token/ran.* | wc -l)" 4 "every rank ran"
 assert_contains "$T/token/agent.1" "wrong job token" "the coordinator logs the intruder"
 assert_no_leftovers "wrong token"
 
+# --- a second agent on one address, or one told another job size, is refused alone -
+mkdir "$T/dup"
+OUT="$T/dup" agent "$T/dup/agent.1" 127.0.0.1 --rdzv-endpoint "$EP" --nodes 2 -- sh -c 'echo ok > "$OUT/ran.$RANK"'
+wait_listen "$PORT" || die "the coordinator never listened"
+agent "$T/dup/same-addr" 127.0.0.1 --rdzv-endpoint "$EP" --nodes 2 -- true
+wait "${AGENTS[1]}"
+assert_eq "$?" 2 "second agent on one address: exit status"
+assert_contains "$T/dup/same-addr" "already joined with address 127.0.0.1" "second agent on one address: reason"
+agent "$T/dup/other-size" 127.0.0.3 --rdzv-endpoint "$EP" --nodes 3 -- true
+wait "${AGENTS[2]}"
+assert_eq "$?" 2 "agent told another job size: exit status"
+assert_contains "$T/dup/other-size" "pass the same --nodes everywhere" "agent told another job size: reason"
+AGENTS=("${AGENTS[0]}")
+OUT="$T/dup" agent "$T/dup/agent.2" 127.0.0.2 --rdzv-endpoint "$EP" --nodes 2 -- sh -c 'echo ok > "$OUT/ran.$RANK"'
+wait_agents
+assert_eq "${RCS[*]}" "0 0" "the job goes on with the right agents"
+assert_eq "$(cat "$T"/dup/ran.* | wc -l)" 4 "every rank ran"
+assert_no_leftovers "refused newcomers"
+
+# --- a node lost after its attempt ended: no restart without it, no hang -----------
+mkdir "$T/lostdone"
+OUT="$T/lostdone" agent "$T/lostdone/agent.1" 127.0.0.1 --rdzv-endpoint "$EP" --nodes 2 \
+	--max-restarts 2 --grace 5 -- sh -c '
+	echo x >> "$OUT/runs.$RANK"
+	trap "sleep 1.5; exit 0" TERM; touch "$OUT/ready.$RANK"; while :; do sleep 0.05; done'
+wait_listen "$PORT" || die "the coordinator never listened"
+OUT="$T/lostdone" agent "$T/lostdone/agent.2" 127.0.0.2 --rdzv-endpoint "$EP" --nodes 2 \
+	--max-restarts 2 --grace 5 -- sh -c '
+	echo x >> "$OUT/runs.$RANK"
+	touch "$OUT/ready.$RANK"; [ "$RANK" = 3 ] && { sleep 0.3; exit 3; }; exec sleep 60'
+wait_files 4 "$T/lostdone/ready.*" 20 || die "ranks never became ready"
+sleep 0.8 # rank 3 failed, node 1 is done, node 0's ranks are still stopping
+kill -KILL "${AGENTS[1]}"
+start=$(now)
+wait_agents
+took=$(elapsed_since "$start")
+assert_eq "${RCS[0]}" 3 "the coordinator ends with the failing rank's status"
+less_than "$took" 5 || fail "took ${took}s after losing a finished node"
+assert_not_contains "$T/lostdone/agent.1" "restarting" "no restart without the lost node"
+assert_eq "$(cat "$T/lostdone/runs.0")" "x" "rank 0 ran once"
+sleep 0.3
+assert_no_leftovers "node lost after its attempt"
+
 # --- garbage, oversized frames and half-open connections on the port -------------
 mkdir "$T/garbage"
 OUT="$T/garbage" agent "$T/garbage/agent.1" 127.0.0.1 --rdzv-endpoint "$EP" --nodes 2 -- sh -c 'echo ok > "$OUT/ran.$RANK"'
