@@ -6,7 +6,10 @@
  *   server -> client  AUTH_OK HMAC(K, "rlaunch-v1 server" Nc Ns)
  *
  * Fresh random nonces on both sides make a recorded exchange useless to
- * replay. The secret K comes from --token-file, else RLAUNCH_TOKEN, else is
+ * replay. Every frame after the handshake carries a MAC under a session key
+ * derived from the handshake (rl_auth_session_key), with a sequence number
+ * and a direction, so frames cannot be forged, replayed, reordered or
+ * reflected on the way. The secret K comes from --token-file, else RLAUNCH_TOKEN, else is
  * generated and shared through PMIx; --insecure uses an empty key (anyone
  * who speaks the protocol gets in) and must be asked for explicitly.
  */
@@ -46,6 +49,18 @@ void rl_auth_client_mac(const struct rl_secret *s, const uint8_t server_nonce[RL
 			const uint8_t client_nonce[RL_NONCE_LEN], uint8_t mac[RL_MAC_LEN]);
 void rl_auth_server_mac(const struct rl_secret *s, const uint8_t server_nonce[RL_NONCE_LEN],
 			const uint8_t client_nonce[RL_NONCE_LEN], uint8_t mac[RL_MAC_LEN]);
+/**
+ * The session key of one connection: HMAC(K, "rlaunch-v1 session" Ns Nc),
+ * K being the job secret, or, under MUNGE, the client nonce (which only
+ * ever travelled inside encrypted MUNGE credentials).
+ */
+void rl_auth_session_key(const uint8_t *key, size_t keylen,
+			 const uint8_t server_nonce[RL_NONCE_LEN],
+			 const uint8_t client_nonce[RL_NONCE_LEN], uint8_t out[RL_MAC_LEN]);
+/** HMAC-SHA256 over a direction byte, a sequence number and a frame body. */
+void rl_auth_frame_mac(const uint8_t key[RL_MAC_LEN], uint8_t direction, uint64_t seq,
+		       const uint8_t *body, size_t len, uint8_t out[RL_MAC_LEN]);
+
 /** Constant-time comparison. */
 bool rl_auth_mac_equal(const uint8_t a[RL_MAC_LEN], const uint8_t b[RL_MAC_LEN]);
 

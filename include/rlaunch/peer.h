@@ -32,6 +32,9 @@ struct rl_peer {
 	void *data;
 	char name[80];          /* "addr:port" of the other end, for messages */
 	bool authenticated;
+	uint8_t key[32];        /* session key once authenticated */
+	uint8_t send_dir, recv_dir;
+	uint64_t send_seq, recv_seq;
 	bool ended;             /* on_end has run */
 	bool closing;
 	int index;              /* owner's bookkeeping */
@@ -41,8 +44,13 @@ struct rl_peer {
 int rl_peer_init(uv_loop_t *loop, struct rl_peer *p, const struct rl_peer_ops *ops, void *data);
 /** Start reading (after accept / connect); fills p->name. */
 int rl_peer_start(struct rl_peer *p);
-/** Allow frames up to RL_WIRE_MAX_FRAME from now on. */
-void rl_peer_trust(struct rl_peer *p);
+/**
+ * The handshake is done: allow frames up to RL_WIRE_MAX_FRAME, and from now
+ * on seal every frame sent and require a valid seal on every frame received
+ * (auth.h: session key, per-direction sequence numbers). A frame with a bad
+ * seal ends the connection with -EBADMSG.
+ */
+void rl_peer_trust(struct rl_peer *p, const uint8_t session_key[32], bool server);
 /** Queue w's bytes; w is emptied (its buffer now belongs to the write). */
 int rl_peer_send(struct rl_peer *p, struct rl_wbuf *w);
 /** Close now; queued writes are dropped. No on_end for a close the owner asked for. */

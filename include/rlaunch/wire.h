@@ -52,6 +52,8 @@ struct rl_wbuf {
 
 void rl_wbuf_init(struct rl_wbuf *w);
 void rl_wbuf_release(struct rl_wbuf *w);
+/** Append raw bytes (a seal) after the frames already in w. */
+void rl_wbuf_append(struct rl_wbuf *w, const void *p, size_t n);
 
 struct rl_msg_hello {
 	uint16_t version;

@@ -110,3 +110,34 @@ bool rl_auth_mac_equal(const uint8_t a[RL_MAC_LEN], const uint8_t b[RL_MAC_LEN])
 {
 	return sodium_memcmp(a, b, RL_MAC_LEN) == 0;
 }
+
+void rl_auth_session_key(const uint8_t *key, size_t keylen,
+			 const uint8_t server_nonce[RL_NONCE_LEN],
+			 const uint8_t client_nonce[RL_NONCE_LEN], uint8_t out[RL_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	static const char label[] = "rlaunch-v1 session";
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)label, sizeof(label) - 1);
+	crypto_auth_hmacsha256_update(&st, server_nonce, RL_NONCE_LEN);
+	crypto_auth_hmacsha256_update(&st, client_nonce, RL_NONCE_LEN);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void rl_auth_frame_mac(const uint8_t key[RL_MAC_LEN], uint8_t direction, uint64_t seq,
+		       const uint8_t *body, size_t len, uint8_t out[RL_MAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t head[9];
+
+	head[0] = direction;
+	for (int i = 0; i < 8; i++)
+		head[1 + i] = (uint8_t)(seq >> (56 - 8 * i));
+	crypto_auth_hmacsha256_init(&st, key, RL_MAC_LEN);
+	crypto_auth_hmacsha256_update(&st, head, sizeof(head));
+	crypto_auth_hmacsha256_update(&st, body, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}

@@ -491,7 +491,11 @@ static void handshake_munge(struct member *m, const uint8_t *payload, size_t n)
 	rl_wire_put_munge(&w, RL_MSG_AUTH_MUNGE_OK, proof);
 	free(proof);
 	rl_peer_send(&m->peer, &w);
-	rl_peer_trust(&m->peer);
+	{
+		uint8_t session[RL_MAC_LEN];
+		rl_auth_session_key(client_nonce, RL_NONCE_LEN, m->nonce, client_nonce, session);
+		rl_peer_trust(&m->peer, session, true);
+	}
 	m->state = M_AUTHENTICATED;
 	c->pending--;
 }
@@ -537,7 +541,8 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 		rl_wbuf_init(&w);
 		rl_wire_put_auth_ok(&w, mac);
 		rl_peer_send(&m->peer, &w);
-		rl_peer_trust(&m->peer);
+		rl_auth_session_key(c->p.secret->key, c->p.secret->len, m->nonce, a.nonce, mac);
+		rl_peer_trust(&m->peer, mac, true);
 		m->state = M_AUTHENTICATED;
 		c->pending--;
 		return;

@@ -144,7 +144,12 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 			return;
 		}
 	authenticated:
-		rl_peer_trust(&m->peer);
+		if (m->p.secret->munge)
+			rl_auth_session_key(m->nonce, RL_NONCE_LEN, m->server_nonce, m->nonce, want);
+		else
+			rl_auth_session_key(m->p.secret->key, m->p.secret->len, m->server_nonce,
+					    m->nonce, want);
+		rl_peer_trust(&m->peer, want, false);
 		rl_wbuf_init(&w);
 		rl_wire_put_join(&w, &m->p.self);
 		send_msg(m, &w);

@@ -1,5 +1,7 @@
 #include "rlaunch/peer.h"
 
+#include "rlaunch/auth.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,6 +42,29 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(scratch, sizeof(scratch));
 }
 
+/* Check and strip the seal of a frame: type, payload, MAC over both. */
+static int unseal(struct rl_peer *p, uint8_t type, const uint8_t *payload, size_t *plen)
+{
+	uint8_t mac[RL_MAC_LEN], *body;
+	size_t n = *plen;
+
+	if (n < RL_MAC_LEN)
+		return -EBADMSG;
+	n -= RL_MAC_LEN;
+	body = malloc(n + 1);
+	if (!body)
+		return -ENOMEM;
+	body[0] = type;
+	memcpy(body + 1, payload, n);
+	rl_auth_frame_mac(p->key, p->recv_dir, p->recv_seq, body, n + 1, mac);
+	free(body);
+	if (!rl_auth_mac_equal(mac, payload + n))
+		return -EBADMSG;
+	p->recv_seq++;
+	*plen = n;
+	return 0;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct rl_peer *p = s->data;
@@ -59,6 +84,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	while (rc == 0 && !p->closing) {
 		rc = rl_wire_reader_next(&p->reader, &type, &payload, &plen);
 		if (rc == 1) {
+			if (p->authenticated && unseal(p, type, payload, &plen) < 0) {
+				rc = -EBADMSG;
+				break;
+			}
 			p->ops->on_frame(p, type, payload, plen);
 			rc = 0;
 		} else if (rc == 0) {
@@ -110,10 +139,32 @@ int rl_peer_start(struct rl_peer *p)
 	return uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
 }
 
-void rl_peer_trust(struct rl_peer *p)
+void rl_peer_trust(struct rl_peer *p, const uint8_t session_key[32], bool server)
 {
 	p->authenticated = true;
-	p->reader.max_frame = RL_WIRE_MAX_FRAME;
+	memcpy(p->key, session_key, sizeof(p->key));
+	p->send_dir = server ? 'S' : 'C';
+	p->recv_dir = server ? 'C' : 'S';
+	p->send_seq = p->recv_seq = 0;
+	p->reader.max_frame = RL_WIRE_MAX_FRAME + RL_MAC_LEN;
+}
+
+/* Append the seal to the one frame in w and fix its length. */
+static void seal(struct rl_peer *p, struct rl_wbuf *w)
+{
+	uint8_t mac[RL_MAC_LEN];
+	uint32_t len;
+
+	if (w->err || w->len < RL_WIRE_HEADER)
+		return;
+	rl_auth_frame_mac(p->key, p->send_dir, p->send_seq++, w->data + 4, w->len - 4, mac);
+	len = (uint32_t)(w->len - 4 + RL_MAC_LEN);
+	w->data[0] = (uint8_t)(len >> 24);
+	w->data[1] = (uint8_t)(len >> 16);
+	w->data[2] = (uint8_t)(len >> 8);
+	w->data[3] = (uint8_t)len;
+	/* grow w through the wire writer's own path */
+	rl_wbuf_append(w, mac, RL_MAC_LEN);
 }
 
 static void on_written(uv_write_t *req, int status)
@@ -135,9 +186,12 @@ int rl_peer_send(struct rl_peer *p, struct rl_wbuf *w)
 	uv_buf_t buf;
 	int rc;
 
+	if (p->authenticated)
+		seal(p, w);
 	if (w->err || p->closing) {
+		int err = w->err ? w->err : -EPIPE;
 		rl_wbuf_release(w);
-		return w->err ? w->err : -EPIPE;
+		return err;
 	}
 	req = malloc(sizeof(*req));
 	if (!req) {

@@ -42,6 +42,11 @@ static void put_bytes(struct rl_wbuf *w, const void *p, size_t n)
 
 static void put_u8(struct rl_wbuf *w, uint8_t v) { put_bytes(w, &v, 1); }
 
+void rl_wbuf_append(struct rl_wbuf *w, const void *p, size_t n)
+{
+	put_bytes(w, p, n);
+}
+
 static void put_u16(struct rl_wbuf *w, uint16_t v)
 {
 	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
