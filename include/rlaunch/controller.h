@@ -10,6 +10,10 @@
 
 #include <stdbool.h>
 
+#include <stdio.h>
+#include <string.h>
+
+#include "rlaunch/summary.h"
 #include "rlaunch/wire.h"
 
 /* Exit statuses of rlaunch's own that concern the job as a whole. */
@@ -50,6 +54,34 @@ static inline bool rl_should_restart(const struct rl_attempt_outcome *o, int res
 				     int max_restarts)
 {
 	return o->failed && o->retryable && !o->stop_signal && restarts_done < max_restarts;
+}
+
+/* A rank failure on the wire and back. */
+static inline void rl_failure_to_wire(const struct rl_failure *f, struct rl_wire_failure *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->rank = f->rank;
+	out->local_rank = f->local_rank;
+	out->node_rank = f->node_rank;
+	out->pid = (uint32_t)f->pid;
+	out->exit_code = f->exit_code;
+	out->signal = f->signal;
+	out->exec_error = f->exec_error;
+	out->sec = f->when.tv_sec;
+	out->nsec = (int32_t)f->when.tv_nsec;
+	snprintf(out->host, sizeof(out->host), "%s", f->host ? f->host : "");
+}
+
+/** The result points into f (host). */
+static inline struct rl_failure rl_failure_from_wire(const struct rl_wire_failure *f)
+{
+	struct rl_failure out = {
+		.rank = f->rank, .local_rank = f->local_rank, .node_rank = f->node_rank,
+		.pid = (pid_t)f->pid, .exit_code = f->exit_code, .signal = f->signal,
+		.when = { .tv_sec = (time_t)f->sec, .tv_nsec = f->nsec }, .host = f->host,
+		.exec_error = f->exec_error,
+	};
+	return out;
 }
 
 #endif

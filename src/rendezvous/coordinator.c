@@ -190,17 +190,6 @@ static void fail_rendezvous(struct rl_coord *c, int status, const char *reason)
 	c->p.ops.final(c->p.ops.ctx, status);
 }
 
-static struct rl_failure local_failure(const struct rl_wire_failure *f)
-{
-	struct rl_failure out = {
-		.rank = f->rank, .local_rank = f->local_rank, .node_rank = f->node_rank,
-		.pid = (pid_t)f->pid, .exit_code = f->exit_code, .signal = f->signal,
-		.when = { .tv_sec = (time_t)f->sec, .tv_nsec = f->nsec }, .host = f->host,
-		.exec_error = f->exec_error,
-	};
-	return out;
-}
-
 static void attempt_finished(struct rl_coord *c)
 {
 	struct rl_attempt_outcome o = {
@@ -214,7 +203,7 @@ static void attempt_finished(struct rl_coord *c)
 	o.status = c->have_culprit ? c->culprit_status : c->stop_signal ? 128 + c->stop_signal : 0;
 	if (rl_should_restart(&o, c->restart_count, c->p.max_restarts)) {
 		char how[160];
-		struct rl_failure f = local_failure(&c->culprit);
+		struct rl_failure f = rl_failure_from_wire(&c->culprit);
 
 		c->restart_count++;
 		rl_log("rank %d on %s failed (%s); restarting all ranks (restart %d of %d)",
@@ -239,7 +228,7 @@ static void attempt_finished(struct rl_coord *c)
 	fin.has_culprit = c->have_culprit;
 	fin.culprit = c->culprit;
 	if (c->have_culprit) {
-		struct rl_failure root = local_failure(&c->culprit);
+		struct rl_failure root = rl_failure_from_wire(&c->culprit);
 		if (c->culprit.reason[0])
 			rl_log("job failed: %s", c->culprit.reason);
 		else
@@ -286,7 +275,7 @@ static void culprit_found(struct rl_coord *c, const struct rl_wire_failure *f, i
 
 static void rank_failed(struct rl_coord *c, const struct rl_wire_failure *f)
 {
-	struct rl_failure lf = local_failure(f);
+	struct rl_failure lf = rl_failure_from_wire(f);
 	culprit_found(c, f, rl_failure_status(&lf), true);
 }
 
@@ -318,21 +307,10 @@ static struct member *local_member(struct rl_coord *c)
 
 static void ev_rank_failed(void *ctx, const struct rl_failure *f)
 {
-	struct rl_coord *c = ctx;
 	struct rl_wire_failure wf;
 
-	memset(&wf, 0, sizeof(wf));
-	wf.rank = f->rank;
-	wf.local_rank = f->local_rank;
-	wf.node_rank = f->node_rank;
-	wf.pid = (uint32_t)f->pid;
-	wf.exit_code = f->exit_code;
-	wf.signal = f->signal;
-	wf.exec_error = f->exec_error;
-	wf.sec = f->when.tv_sec;
-	wf.nsec = (int32_t)f->when.tv_nsec;
-	snprintf(wf.host, sizeof(wf.host), "%s", f->host);
-	rank_failed(c, &wf);
+	rl_failure_to_wire(f, &wf);
+	rank_failed(ctx, &wf);
 }
 
 static void ev_stop_signal(void *ctx, int sig)

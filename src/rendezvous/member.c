@@ -211,9 +211,7 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 			if (f.culprit.reason[0]) {
 				rl_log("job failed: %s", f.culprit.reason);
 			} else {
-				struct rl_failure lf = { .exit_code = f.culprit.exit_code,
-							 .signal = f.culprit.signal,
-							 .exec_error = f.culprit.exec_error };
+				struct rl_failure lf = rl_failure_from_wire(&f.culprit);
 				char how[160];
 				rl_log("job failed: rank %d on %s (node %d): %s; the full report is on "
 				       "the coordinator's node", f.culprit.rank, f.culprit.host,
@@ -350,24 +348,13 @@ static void try_connect(struct rl_member *m)
 
 static void ev_rank_failed(void *ctx, const struct rl_failure *f)
 {
-	struct rl_member *m = ctx;
 	struct rl_wire_failure wf;
 	struct rl_wbuf w;
 
-	memset(&wf, 0, sizeof(wf));
-	wf.rank = f->rank;
-	wf.local_rank = f->local_rank;
-	wf.node_rank = f->node_rank;
-	wf.pid = (uint32_t)f->pid;
-	wf.exit_code = f->exit_code;
-	wf.signal = f->signal;
-	wf.exec_error = f->exec_error;
-	wf.sec = f->when.tv_sec;
-	wf.nsec = (int32_t)f->when.tv_nsec;
-	snprintf(wf.host, sizeof(wf.host), "%s", f->host);
+	rl_failure_to_wire(f, &wf);
 	rl_wbuf_init(&w);
 	rl_wire_put_failure(&w, RL_MSG_RANK_FAILED, &wf);
-	send_msg(m, &w);
+	send_msg(ctx, &w);
 }
 
 static void ev_signal(void *ctx, int sig)

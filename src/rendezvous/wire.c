@@ -19,22 +19,31 @@ void rl_wbuf_release(struct rl_wbuf *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Room for need bytes in a doubling buffer. 0 or -ENOMEM (buffer unchanged). */
+static int reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 256;
+	uint8_t *b;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	b = realloc(*buf, c);
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
 static void put_bytes(struct rl_wbuf *w, const void *p, size_t n)
 {
 	if (w->err)
 		return;
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		uint8_t *d;
-		while (cap < w->len + n)
-			cap *= 2;
-		d = realloc(w->data, cap);
-		if (!d) {
-			w->err = -ENOMEM;
-			return;
-		}
-		w->data = d;
-		w->cap = cap;
+	if (reserve(&w->data, &w->cap, w->len + n) < 0) {
+		w->err = -ENOMEM;
+		return;
 	}
 	memcpy(w->data + w->len, p, n);
 	w->len += n;
@@ -468,17 +477,8 @@ int rl_wire_reader_feed(struct rl_wire_reader *r, const void *data, size_t n)
 	drop_consumed(r);
 	if (r->len + n > r->max_frame + 4 + RL_WIRE_READ_SLACK)
 		return -EMSGSIZE;
-	if (r->len + n > r->cap) {
-		size_t cap = r->cap ? r->cap : 512;
-		uint8_t *b;
-		while (cap < r->len + n)
-			cap *= 2;
-		b = realloc(r->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		r->buf = b;
-		r->cap = cap;
-	}
+	if (reserve(&r->buf, &r->cap, r->len + n) < 0)
+		return -ENOMEM;
 	memcpy(r->buf + r->len, data, n);
 	r->len += n;
 	return 0;
