@@ -8,6 +8,7 @@ packages=(
 	cmake make gcc pkg-config libc6-dev  # build
 	libuv1-dev libsodium-dev              # event loop, HMAC (both linked statically)
 	libpmix-dev libmunge-dev             # PMIx, MUNGE headers (the libraries are dlopen'ed)
+	libfabric-dev                        # libfabric headers + libfabric1 (dlopen'ed by the check)
 	python3-torch                        # the real PyTorch client in the tests and the demo job
 	procps iproute2 shellcheck           # tests: ps, namespaces, script lint
 	slurm-wlm munge openmpi-bin          # tests: a simulated Slurm cluster, mpirun
