@@ -21,6 +21,7 @@
 #define RL_EXIT_RENDEZVOUS 75    /* not every agent arrived, or the coordinator refused us */
 #define RL_EXIT_AUTH 77          /* the job secret did not match */
 #define RL_EXIT_SYSTEM_STATUS 71 /* = RL_EXIT_SYSTEM: a node could not start its ranks */
+#define RL_EXIT_CHECK_STATUS 78  /* = RL_EXIT_CHECK_FAILED: the health check said NO-GO */
 
 /* ATTEMPT_DONE flags */
 #define RL_ATTEMPT_EXEC_FAILURE 1u
@@ -38,6 +39,8 @@ struct rl_agent_ops {
 	void (*restart)(void *ctx, int restart_count);
 	/** The job is over: exit with status. */
 	void (*final)(void *ctx, int status);
+	/** Health check: a frame (CHECK_ADDRS, CHECK_VERDICT) for every local rank. */
+	void (*to_ranks)(void *ctx, const uint8_t *frame, size_t len);
 };
 
 /* Job-wide decision after every node's attempt is over. */

@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #include "rlaunch/auth.h"
+#include "rlaunch/check_verdict.h"
 #include "rlaunch/controller.h"
 #include "rlaunch/roster.h"
 #include "rlaunch/supervise.h"
@@ -43,6 +44,13 @@ struct rl_coord_params {
 	int listen_fd;                 /* >= 0: an already bound socket to listen on */
 	struct rl_node_info self;
 	struct rl_agent_ops ops;
+	/* the health check (check.enabled false: none) */
+	struct {
+		bool enabled;
+		struct rl_check_setup setup;
+		double timeout_s;          /* per phase */
+		const char *report_file;
+	} check;
 };
 
 struct rl_coord;

@@ -12,6 +12,7 @@ enum rl_exit_code {
 	RL_EXIT_OK = 0,
 	RL_EXIT_USAGE = 2,        /* bad flag, value or environment variable; nothing started */
 	RL_EXIT_SYSTEM = 71,      /* the OS refused something rlaunch needs (sysexits EX_OSERR) */
+	RL_EXIT_CHECK_FAILED = 78, /* the health check said NO-GO; COMMAND never started */
 	RL_EXIT_NOT_EXECUTABLE = 126, /* command found but cannot be executed */
 	RL_EXIT_NOT_FOUND = 127,  /* command not found */
 };

@@ -30,6 +30,8 @@ enum rl_net_preset { RL_NET_AUTO, RL_NET_EFA, RL_NET_IB, RL_NET_SOCKET, RL_NET_N
 
 enum rl_cpu_affinity { RL_AFFINITY_GPU, RL_AFFINITY_NONE };
 
+enum rl_check_kind { RL_CHECK_NONE, RL_CHECK_AUTO, RL_CHECK_OFI, RL_CHECK_NCCL };
+
 enum rl_rdzv_kind { RL_RDZV_AUTO, RL_RDZV_PMIX, RL_RDZV_SLURM, RL_RDZV_TCP, RL_RDZV_SINGLE };
 
 #define RL_DEFAULT_RDZV_TIMEOUT_S 300.0
@@ -47,6 +49,14 @@ struct rl_options {
 	const char *iface;          /* NCCL_SOCKET_IFNAME-style filter */
 	const char *token_file;
 	bool insecure;
+	enum rl_check_kind check;
+	bool check_only;
+	long check_bytes;           /* per all-reduce */
+	int check_iters;
+	double check_timeout_s;
+	double check_min_busbw;     /* GB/s, per phase; 0: no threshold */
+	const char *report_file;
+	const char *ofi_provider;   /* NULL: FI_PROVIDER, else tcp */
 	const char *master_addr;    /* NULL: default */
 	int master_port;            /* 0: pick a free port */
 	struct rl_strv env_overrides; /* "K=V", applied last, in order */

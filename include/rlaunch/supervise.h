@@ -31,6 +31,7 @@
 #include "rlaunch/plan.h"
 #include "rlaunch/rank_env.h"
 #include "rlaunch/summary.h"
+#include "rlaunch/wire.h"
 
 struct rl_job_params {
 	const struct rl_options *opts;
@@ -38,6 +39,7 @@ struct rl_job_params {
 	struct rl_rank_env_input env_in; /* restart_count is set per attempt */
 	char *const *command;
 	const char *host;
+	const char *check_spec;          /* "" or the worker stage's check settings */
 };
 
 struct rl_attempt_report {
@@ -57,6 +59,9 @@ struct rl_job_events {
 	void (*user_signal)(void *ctx, int sig);
 	/** Every process of the attempt is gone and its handles are closed. */
 	void (*attempt_over)(void *ctx, const struct rl_attempt_report *report);
+	/** Health check: a local rank's backend address, and its result. */
+	void (*check_addrs)(void *ctx, const struct rl_check_addr *a, size_t n);
+	void (*check_results)(void *ctx, const struct rl_check_result *r, size_t n);
 };
 
 struct rl_job;
@@ -70,6 +75,8 @@ void rl_job_start(struct rl_job *job, int restart_count);
 void rl_job_abort(struct rl_job *job);
 /** Act on sig as if rlaunch had received it, without reporting it back. */
 void rl_job_deliver_signal(struct rl_job *job, int sig);
+/** Write one frame (wire.h) to every running rank's worker stage. */
+void rl_job_send_to_ranks(struct rl_job *job, const uint8_t *frame, size_t len);
 /** Close the job's own handles so the loop can end; the job must be idle. */
 void rl_job_close(struct rl_job *job);
 void rl_job_destroy(struct rl_job *job);

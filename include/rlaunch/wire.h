@@ -41,7 +41,12 @@ enum rl_msg_type {
 	RL_MSG_REJECT,        /* S->C  why the coordinator will not take this agent */
 	RL_MSG_AUTH_MUNGE,    /* C->S  version, client MUNGE credential (munge_auth.h) */
 	RL_MSG_AUTH_MUNGE_OK, /* S->C  server MUNGE credential */
-	RL_MSG_TYPE_MAX = RL_MSG_AUTH_MUNGE_OK,
+	/* the health check; also between a rank's worker stage and its agent */
+	RL_MSG_CHECK_ADDRS,   /* both  ranks' backend addresses (some, or all) */
+	RL_MSG_CHECK_RESULTS, /* up    ranks' check results */
+	RL_MSG_CHECK_VERDICT, /* down  u32: 1 GO, 0 NO-GO */
+	RL_MSG_EXEC_FAILED,   /* worker stage -> agent: u32 errno of execvp */
+	RL_MSG_TYPE_MAX = RL_MSG_EXEC_FAILED,
 };
 
 struct rl_wbuf {
@@ -90,6 +95,34 @@ struct rl_msg_final {
 	struct rl_wire_failure culprit;
 };
 
+#define RL_CHECK_ADDR_MAX 256
+#define RL_CHECK_MESSAGE_MAX 200
+
+struct rl_check_addr {
+	int32_t rank;
+	uint16_t len;
+	uint8_t bytes[RL_CHECK_ADDR_MAX];
+};
+
+enum rl_check_status {
+	RL_CHECK_OK = 0,
+	RL_CHECK_INIT_FAILED,   /* backend could not start (library, provider, device) */
+	RL_CHECK_WRONG_DATA,    /* a result element differed from the expected sum */
+	RL_CHECK_TIMEOUT,       /* a phase did not finish in time */
+	RL_CHECK_COMM_FAILED,   /* the backend reported an error */
+	RL_CHECK_NO_REPORT,     /* set by the coordinator: this rank never reported */
+	RL_CHECK_STATUS_MAX = RL_CHECK_NO_REPORT,
+};
+
+struct rl_check_result {
+	int32_t rank;
+	uint32_t status;        /* enum rl_check_status */
+	uint64_t node_busbw_kbps; /* intra-node phase, KB/s (0: not run) */
+	uint64_t all_busbw_kbps;  /* all-ranks phase */
+	int64_t bad_index;      /* first wrong element, or -1 */
+	char message[RL_CHECK_MESSAGE_MAX + 1];
+};
+
 /* Each encoder appends one whole frame to w; check w->err afterwards. */
 void rl_wire_put_hello(struct rl_wbuf *w, const struct rl_msg_hello *m);
 void rl_wire_put_auth(struct rl_wbuf *w, const struct rl_msg_auth *m);
@@ -101,6 +134,10 @@ void rl_wire_put_u32(struct rl_wbuf *w, enum rl_msg_type type, uint32_t value); 
 void rl_wire_put_final(struct rl_wbuf *w, const struct rl_msg_final *m);
 /** status: what the refused agent should exit with (2, 75, 77). */
 void rl_wire_put_reject(struct rl_wbuf *w, int status, const char *reason);
+/** A frame of this type around an already encoded payload. */
+void rl_wire_put_raw(struct rl_wbuf *w, enum rl_msg_type type, const uint8_t *payload, size_t n);
+void rl_wire_put_check_addrs(struct rl_wbuf *w, const struct rl_check_addr *a, size_t n);
+void rl_wire_put_check_results(struct rl_wbuf *w, const struct rl_check_result *r, size_t n);
 /* AUTH_MUNGE (with the version) and AUTH_MUNGE_OK (without) */
 void rl_wire_put_munge(struct rl_wbuf *w, enum rl_msg_type type, const char *cred);
 
@@ -114,6 +151,11 @@ int rl_wire_get_failure(const uint8_t *p, size_t n, struct rl_wire_failure *f);
 int rl_wire_get_u32(const uint8_t *p, size_t n, uint32_t *value);
 int rl_wire_get_final(const uint8_t *p, size_t n, struct rl_msg_final *m);
 int rl_wire_get_reject(const uint8_t *p, size_t n, int *status, char *reason, size_t len);
+/** *out is malloc'ed (*n entries, at most max). */
+int rl_wire_get_check_addrs(const uint8_t *p, size_t n, size_t max, struct rl_check_addr **out,
+			    size_t *count);
+int rl_wire_get_check_results(const uint8_t *p, size_t n, size_t max,
+			      struct rl_check_result **out, size_t *count);
 /** cred must hold RL_WIRE_MUNGE_MAX + 1 bytes; version is NULL for AUTH_MUNGE_OK. */
 int rl_wire_get_munge(const uint8_t *p, size_t n, uint16_t *version, char *cred);
 

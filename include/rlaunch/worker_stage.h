@@ -1,7 +1,7 @@
 /* The worker stage: the first thing each rank runs. The agent starts the
  * rlaunch binary itself as
  *
- *     rlaunch __rlaunch_worker AGENT_PID GPU AFFINITY -- COMMAND [ARGS...]
+ *     rlaunch __rlaunch_worker AGENT_PID GPU AFFINITY CHECK -- COMMAND [ARGS...]
  *
  * with the rank's environment already built and a control pipe on fd 3.
  * The worker stage, in a fresh process (never CUDA in the agent, so the
@@ -11,9 +11,14 @@
  *   2. makes sure it leads its own process group (the agent signals groups);
  *   3. pins itself to the CPUs near its GPU when AFFINITY is 1 and the
  *      machine can tell (silently skipped otherwise);
- *   4. execvp's COMMAND. The control pipe is close-on-exec, so a successful
- *      exec shows up at the agent as EOF; a failed one as one
- *      struct rl_exec_failure, followed by exit 127 (not found) or 126.
+ *   4. when CHECK is not "-", runs the health check in a child (check.h),
+ *      then waits for the job-wide verdict on the control channel: NO-GO
+ *      exits RL_EXIT_CHECK_FAILED; with --check-only, GO exits 0;
+ *   5. execvp's COMMAND. The control channel is close-on-exec, so a
+ *      successful exec shows up at the agent as EOF; a failed one as an
+ *      RL_MSG_EXEC_FAILED frame, followed by exit 127 (not found) or 126.
+ *
+ * The control channel carries wire.h frames both ways.
  */
 #ifndef RLAUNCH_WORKER_STAGE_H
 #define RLAUNCH_WORKER_STAGE_H
@@ -26,16 +31,12 @@
 
 #define RL_WORKER_STAGE_ARG "__rlaunch_worker"
 #define RL_WORKER_CONTROL_FD 3
-#define RL_EXEC_FAILURE_MAGIC 0x726c6578 /* "rlex" */
+#define RL_CHECK_ONLY_DONE (-1) /* internal: --check-only and GO */
 
-struct rl_exec_failure {
-	uint32_t magic;
-	int32_t error;  /* errno of execvp */
-};
-
-/** argv for the worker stage of one rank (argv[0] is "rlaunch"). */
+/** argv for the worker stage of one rank (argv[0] is "rlaunch"); check is
+ *  "" or the spec "ofi,PROVIDER,BIND_ADDR,BYTES,ITERS,TIMEOUT_S,ONLY". */
 int rl_worker_stage_argv(struct rl_strv *out, pid_t agent, const char *gpu,
-			 bool affinity, char *const *command);
+			 bool affinity, const char *check, char *const *command);
 
 /** Entry point when argv[1] is RL_WORKER_STAGE_ARG. Returns only on failure (exit status). */
 int rl_worker_stage_main(int argc, char **argv);

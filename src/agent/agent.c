@@ -49,6 +49,8 @@ struct agent {
 	char run_id[RL_RUN_ID_MAX + 1];
 	char master_addr[RL_ADDR_STRLEN];
 	char ifname[64];               /* the job's interface on this node, or "" */
+	char check_provider[64];
+	char check_spec[512];          /* the worker stage's check settings, or "" */
 	enum rl_net_preset net;
 	struct rl_coord *coord;
 	struct rl_member *member;
@@ -235,6 +237,7 @@ static void op_roster(void *ctx, const struct rl_msg_roster *r, int node_rank)
 	a->params.env_in = env_input(a);
 	a->params.command = a->o->command;
 	a->params.host = a->host;
+	a->params.check_spec = a->check_spec;
 	rc = rl_job_create(&a->job, a->loop, &a->params, &a->events);
 	if (rc < 0) {
 		rl_log("cannot set up the job: %s", strerror(-rc));
@@ -263,6 +266,13 @@ static void op_restart(void *ctx, int count)
 	struct agent *a = ctx;
 	if (a->job)
 		rl_job_start(a->job, count);
+}
+
+static void op_to_ranks(void *ctx, const uint8_t *frame, size_t len)
+{
+	struct agent *a = ctx;
+	if (a->job)
+		rl_job_send_to_ranks(a->job, frame, len);
 }
 
 static void op_final(void *ctx, int status)
@@ -532,12 +542,21 @@ static int start_controller(struct agent *a)
 	struct rl_agent_ops ops = {
 		.ctx = a, .roster = op_roster, .abort = op_abort,
 		.deliver_signal = op_deliver_signal, .restart = op_restart, .final = op_final,
+		.to_ranks = op_to_ranks,
 	};
 	struct rl_coord_params cp = {
 		.loop = a->loop, .secret = &a->secret, .nodes = (size_t)a->boot.nodes,
 		.rdzv_timeout_s = a->o->rdzv_timeout_s, .max_restarts = a->o->max_restarts,
 		.master_port = a->o->master_port, .run_id = a->run_id, .self = a->self, .ops = ops,
 	};
+	cp.check.enabled = a->o->check != RL_CHECK_NONE;
+	cp.check.setup.backend = "ofi";
+	cp.check.setup.provider = a->check_provider;
+	cp.check.setup.bytes = a->o->check_bytes;
+	cp.check.setup.iters = a->o->check_iters;
+	cp.check.setup.min_busbw_gbps = a->o->check_min_busbw;
+	cp.check.timeout_s = a->o->check_timeout_s;
+	cp.check.report_file = a->o->report_file;
 	struct sockaddr_storage ep;
 	char err[512];
 	int rc;
@@ -638,6 +657,16 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		goto out;
 	}
 	raise_fd_limit(a.plan.gpus_per_node, a.boot.nodes);
+	if (o->check != RL_CHECK_NONE) {
+		char bind[RL_ADDR_STRLEN];
+		const char *fi = rl_env_lookup(envp, "FI_PROVIDER");
+
+		snprintf(a.check_provider, sizeof(a.check_provider), "%s",
+			 o->ofi_provider ? o->ofi_provider : fi && *fi && !strchr(fi, ',') ? fi : "tcp");
+		rl_addr_format(&a.self.addr, bind, sizeof(bind));
+		snprintf(a.check_spec, sizeof(a.check_spec), "ofi,%s,%s,%ld,%d,%g,%d", a.check_provider,
+			 bind, o->check_bytes, o->check_iters, o->check_timeout_s, o->check_only ? 1 : 0);
+	}
 	port = pick_free_port();
 	if (o->master_port == 0 && port < 0) {
 		rl_log("cannot find a free port for MASTER_PORT: %s", strerror(errno));

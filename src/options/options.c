@@ -64,6 +64,19 @@ const char rl_usage_text[] =
 "                         local ranks shown on the console, e.g. 0 or 0,2-3\n"
 "  --log-dir DIR          also write each rank's output to DIR/rank<N>.log\n"
 "\n"
+"Health check (before COMMAND, on every rank):\n"
+"  --check none|ofi|auto  none (default for now); ofi: a libfabric ring all-reduce\n"
+"                         on host buffers, first within each node, then across\n"
+"                         all ranks; every element verified; auto: ofi (the NCCL\n"
+"                         backend is not built yet)\n"
+"  --check-only           stop after the check and its report (bring-up testing)\n"
+"  --check-bytes N        bytes per all-reduce (default 8388608)\n"
+"  --check-iters N        timed iterations per phase (default 5)\n"
+"  --check-timeout SECONDS  a phase longer than this fails the check (60)\n"
+"  --check-min-busbw GBPS fail a phase whose bus bandwidth is lower\n"
+"  --ofi-provider NAME    libfabric provider (default $FI_PROVIDER, else tcp)\n"
+"  --report FILE          also write the check's result as JSON\n"
+"\n"
 "  --dry-run              print the plan and every rank's environment, start nothing\n"
 "  --version              print the version\n"
 "  -h, --help             print this help\n"
@@ -85,6 +98,10 @@ void rl_options_init(struct rl_options *o)
 	o->nodes = 1;
 	o->node_rank = -1;
 	o->rdzv = RL_RDZV_AUTO;
+	o->check = RL_CHECK_NONE;
+	o->check_bytes = 8L << 20;
+	o->check_iters = 5;
+	o->check_timeout_s = 60;
 	o->rdzv_timeout_s = RL_DEFAULT_RDZV_TIMEOUT_S;
 	o->master_port = RL_DEFAULT_MASTER_PORT;
 	o->net = RL_NET_AUTO;
@@ -136,6 +153,8 @@ enum opt_id {
 	OPT_PREFIX, OPT_NO_PREFIX, OPT_RANKS_FILTER, OPT_RUN_ID, OPT_STANDALONE,
 	OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_RDZV, OPT_RDZV_ENDPOINT, OPT_RDZV_TIMEOUT,
 	OPT_NODE_ADDR, OPT_IFACE, OPT_TOKEN_FILE, OPT_INSECURE, OPT_RDZV_BACKEND,
+	OPT_CHECK, OPT_CHECK_ONLY, OPT_CHECK_BYTES, OPT_CHECK_ITERS, OPT_CHECK_TIMEOUT,
+	OPT_CHECK_MIN_BUSBW, OPT_REPORT, OPT_OFI_PROVIDER,
 };
 
 struct opt_spec {
@@ -176,6 +195,14 @@ static const struct opt_spec opt_table[] = {
 	{ "token-file", OPT_TOKEN_FILE, true },
 	{ "insecure", OPT_INSECURE, false },
 	{ "rdzv-backend", OPT_RDZV_BACKEND, true },
+	{ "check", OPT_CHECK, true },
+	{ "check-only", OPT_CHECK_ONLY, false },
+	{ "check-bytes", OPT_CHECK_BYTES, true },
+	{ "check-iters", OPT_CHECK_ITERS, true },
+	{ "check-timeout", OPT_CHECK_TIMEOUT, true },
+	{ "check-min-busbw", OPT_CHECK_MIN_BUSBW, true },
+	{ "report", OPT_REPORT, true },
+	{ "ofi-provider", OPT_OFI_PROVIDER, true },
 };
 
 /* Flag names compare with '_' and '-' treated alike (torchrun takes both). */
@@ -373,6 +400,49 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 		if (!*v)
 			return bad_value(err, errlen, spec->name, v, "a file");
 		o->token_file = v;
+		return 0;
+	case OPT_CHECK: {
+		static const char *const kinds[] = { "none", "auto", "ofi", "nccl" };
+		if ((idx = pick_name(v, kinds, 4)) < 0)
+			return bad_value(err, errlen, spec->name, v, "none, ofi or auto");
+		if (idx == RL_CHECK_NCCL) {
+			rl_errbuf(err, errlen, "--check nccl: the NCCL backend is not built yet; use "
+				  "--check ofi");
+			return -EINVAL;
+		}
+		o->check = (enum rl_check_kind)idx;
+		return 0;
+	}
+	case OPT_CHECK_ONLY:
+		o->check_only = true;
+		return 0;
+	case OPT_CHECK_BYTES:
+		if (rl_parse_long(v, 1024, 1L << 34, &n) < 0 || n % 4)
+			return bad_value(err, errlen, spec->name, v, "a multiple of 4 from 1024 to 16 GiB");
+		o->check_bytes = n;
+		return 0;
+	case OPT_CHECK_ITERS:
+		if (rl_parse_long(v, 1, 100000, &n) < 0)
+			return bad_value(err, errlen, spec->name, v, "a whole number from 1 to 100000");
+		o->check_iters = (int)n;
+		return 0;
+	case OPT_CHECK_TIMEOUT:
+		if (rl_parse_seconds(v, 86400, &o->check_timeout_s) < 0 || o->check_timeout_s <= 0)
+			return bad_value(err, errlen, spec->name, v, "seconds from 0 to 86400");
+		return 0;
+	case OPT_CHECK_MIN_BUSBW:
+		if (rl_parse_seconds(v, 1e6, &o->check_min_busbw) < 0)
+			return bad_value(err, errlen, spec->name, v, "GB/s, a number of at least 0");
+		return 0;
+	case OPT_REPORT:
+		if (!*v || has_control(v, false))
+			return bad_value(err, errlen, spec->name, v, "a file name");
+		o->report_file = v;
+		return 0;
+	case OPT_OFI_PROVIDER:
+		if (!*v || strlen(v) > 60 || has_control(v, true))
+			return bad_value(err, errlen, spec->name, v, "a provider name such as tcp or efa");
+		o->ofi_provider = v;
 		return 0;
 	case OPT_INSECURE:
 		o->insecure = true;

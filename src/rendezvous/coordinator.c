@@ -59,6 +59,12 @@ struct rl_coord {
 	size_t done;
 	struct rl_failure local_others[64];
 	size_t nlocal_others;
+	/* the health check of the current attempt */
+	struct rl_check_addr *check_addrs;    /* by rank */
+	struct rl_check_result *check_results; /* by rank */
+	size_t check_naddrs, check_nresults, world;
+	bool check_decided, check_failed;
+	uv_timer_t check_timer;
 	/* rate-limited log of rejected peers */
 	uint64_t log_window;
 	unsigned logged, suppressed;
@@ -161,6 +167,7 @@ static void close_everything(struct rl_coord *c)
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
 		uv_close((uv_handle_t *)&c->timer, NULL);
 		uv_close((uv_handle_t *)&c->kick, NULL);
+		uv_close((uv_handle_t *)&c->check_timer, NULL);
 	}
 	if (c->listening) {
 		c->listening = false;
@@ -190,6 +197,9 @@ static void fail_rendezvous(struct rl_coord *c, int status, const char *reason)
 	c->p.ops.final(c->p.ops.ctx, status);
 }
 
+static void check_begin(struct rl_coord *c);
+static void on_check_timeout(uv_timer_t *t);
+
 static void attempt_finished(struct rl_coord *c)
 {
 	struct rl_attempt_outcome o = {
@@ -200,7 +210,15 @@ static void attempt_finished(struct rl_coord *c)
 	struct rl_wbuf w;
 	struct rl_msg_final fin;
 
-	o.status = c->have_culprit ? c->culprit_status : c->stop_signal ? 128 + c->stop_signal : 0;
+	if (c->check_failed) {
+		/* the table said why; a rank's exit with the NO-GO code is no culprit */
+		o.failed = true;
+		o.retryable = false;
+		c->have_culprit = false;
+	}
+	o.status = c->check_failed ? RL_EXIT_CHECK_STATUS
+		 : c->have_culprit ? c->culprit_status
+		 : c->stop_signal ? 128 + c->stop_signal : 0;
 	if (rl_should_restart(&o, c->restart_count, c->p.max_restarts)) {
 		char how[160];
 		struct rl_failure f = rl_failure_from_wire(&c->culprit);
@@ -218,6 +236,11 @@ static void attempt_finished(struct rl_coord *c)
 		rl_wire_put_u32(&w, RL_MSG_RESTART, (uint32_t)c->restart_count);
 		broadcast(c, &w, NULL);
 		rl_wbuf_release(&w);
+		if (c->p.check.enabled) {
+			check_begin(c);
+			uv_timer_start(&c->check_timer, on_check_timeout,
+				       (uint64_t)((2 * c->p.check.timeout_s + 20) * 1000), 0);
+		}
 		c->p.ops.restart(c->p.ops.ctx, c->restart_count);
 		return;
 	}
@@ -337,6 +360,9 @@ static void ev_attempt_over(void *ctx, const struct rl_attempt_report *r)
 	member_done(c, local_member(c));
 }
 
+static void ev_check_addrs(void *ctx, const struct rl_check_addr *a, size_t n);
+static void ev_check_results(void *ctx, const struct rl_check_result *r, size_t n);
+
 struct rl_job_events rl_coord_job_events(struct rl_coord *c)
 {
 	struct rl_job_events ev = {
@@ -345,8 +371,141 @@ struct rl_job_events rl_coord_job_events(struct rl_coord *c)
 		.stop_signal = ev_stop_signal,
 		.user_signal = ev_stop_signal, /* both: pass it to every node */
 		.attempt_over = ev_attempt_over,
+		.check_addrs = ev_check_addrs,
+		.check_results = ev_check_results,
 	};
 	return ev;
+}
+
+/* ---- health check ------------------------------------------------------------ */
+
+static void to_everyone(struct rl_coord *c, struct rl_wbuf *w)
+{
+	broadcast(c, w, NULL);
+	c->p.ops.to_ranks(c->p.ops.ctx, w->data, w->len);
+	rl_wbuf_release(w);
+}
+
+static void check_decide(struct rl_coord *c)
+{
+	int g = (int)c->roster.nodes[0].gpus_per_node;
+	struct rl_check_node_row *rows;
+	struct rl_wbuf w;
+	bool go;
+
+	if (c->check_decided)
+		return;
+	c->check_decided = true;
+	uv_timer_stop(&c->check_timer);
+	rows = calloc(c->roster.count, sizeof(*rows));
+	if (!rows)
+		go = false;
+	else {
+		go = rl_check_verdict(&c->p.check.setup, c->roster.nodes, c->roster.count, g,
+				      c->check_results, rows);
+		rl_check_print_table(&c->p.check.setup, c->roster.nodes, c->roster.count, g,
+				     c->check_results, rows, go);
+		if (c->p.check.report_file) {
+			int rc = rl_check_write_report(c->p.check.report_file, &c->p.check.setup,
+						       c->roster.nodes, c->roster.count, g,
+						       c->check_results, rows, go);
+			if (rc < 0)
+				rl_warn("cannot write the report '%s': %s", c->p.check.report_file,
+					strerror(-rc));
+		}
+	}
+	free(rows);
+	c->check_failed = !go;
+	if (!go)
+		c->retryable = false;
+	rl_wbuf_init(&w);
+	rl_wire_put_u32(&w, RL_MSG_CHECK_VERDICT, go ? 1u : 0u);
+	to_everyone(c, &w);
+}
+
+static void check_begin(struct rl_coord *c)
+{
+	c->world = (size_t)c->roster.count * c->roster.nodes[0].gpus_per_node;
+	free(c->check_addrs);
+	free(c->check_results);
+	c->check_addrs = calloc(c->world, sizeof(*c->check_addrs));
+	c->check_results = calloc(c->world, sizeof(*c->check_results));
+	c->check_naddrs = c->check_nresults = 0;
+	c->check_decided = c->check_failed = false;
+	for (size_t r = 0; c->check_results && r < c->world; r++) {
+		c->check_results[r].rank = (int32_t)r;
+		c->check_results[r].status = RL_CHECK_NO_REPORT;
+		c->check_results[r].bad_index = -1;
+	}
+}
+
+/* Addresses from the ranks of node (-1: trusted local). */
+static void check_addrs_in(struct rl_coord *c, int node, const struct rl_check_addr *a, size_t n)
+{
+	size_t g = c->roster.nodes[0].gpus_per_node;
+	struct rl_wbuf w;
+
+	if (!c->p.check.enabled || c->check_decided || !c->check_addrs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t r = (size_t)a[i].rank;
+		if (r >= c->world || (node >= 0 && r / g != (size_t)node) || c->check_addrs[r].len)
+			continue; /* out of range, another node's rank, or a repeat */
+		c->check_addrs[r] = a[i];
+		c->check_naddrs++;
+	}
+	if (c->check_naddrs < c->world)
+		return;
+	rl_wbuf_init(&w);
+	rl_wire_put_check_addrs(&w, c->check_addrs, c->world);
+	to_everyone(c, &w);
+}
+
+static void check_results_in(struct rl_coord *c, int node, const struct rl_check_result *res,
+			     size_t n)
+{
+	size_t g = c->roster.nodes[0].gpus_per_node;
+	bool failed = false, stalled = false;
+
+	if (!c->p.check.enabled || c->check_decided || !c->check_results)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t r = (size_t)res[i].rank;
+		if (r >= c->world || (node >= 0 && r / g != (size_t)node) ||
+		    c->check_results[r].status != RL_CHECK_NO_REPORT)
+			continue;
+		c->check_results[r] = res[i];
+		c->check_nresults++;
+		failed |= res[i].status == RL_CHECK_INIT_FAILED || res[i].status == RL_CHECK_WRONG_DATA;
+		stalled |= res[i].status == RL_CHECK_TIMEOUT || res[i].status == RL_CHECK_COMM_FAILED;
+	}
+	/* a backend that cannot start, or wrong data: the verdict is clear now */
+	if (c->check_nresults == c->world || failed) {
+		check_decide(c);
+		return;
+	}
+	/* a rank timed out: the others will within one more phase; then whoever
+	 * is silent is named */
+	if (stalled && uv_timer_get_due_in(&c->check_timer) > (uint64_t)((c->p.check.timeout_s + 2) * 1000))
+		uv_timer_start(&c->check_timer, on_check_timeout,
+			       (uint64_t)((c->p.check.timeout_s + 2) * 1000), 0);
+}
+
+static void on_check_timeout(uv_timer_t *t)
+{
+	struct rl_coord *c = t->data;
+	rl_log("health check: not every rank reported within the timeout");
+	check_decide(c);
+}
+
+static void ev_check_addrs(void *ctx, const struct rl_check_addr *a, size_t n)
+{
+	check_addrs_in(ctx, -1, a, n);
+}
+
+static void ev_check_results(void *ctx, const struct rl_check_result *r, size_t n)
+{
+	check_results_in(ctx, -1, r, n);
 }
 
 /* ---- rendezvous ----------------------------------------------------------------- */
@@ -391,6 +550,11 @@ static void roster_ready(struct rl_coord *c)
 	c->roster.master_port = (uint16_t)(c->p.master_port ? c->p.master_port : nodes[0].port);
 	snprintf(c->roster.run_id, sizeof(c->roster.run_id), "%s", c->p.run_id);
 	c->phase = PHASE_JOB;
+	if (c->p.check.enabled) {
+		check_begin(c);
+		uv_timer_start(&c->check_timer, on_check_timeout,
+			       (uint64_t)((2 * c->p.check.timeout_s + 20) * 1000), 0);
+	}
 	rl_wbuf_init(&w);
 	rl_wire_put_roster(&w, &c->roster);
 	broadcast(c, &w, NULL);
@@ -557,6 +721,24 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 		uint32_t sig;
 		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig < 65 && rl_is_forwarded_signal((int)sig))
 			signal_from(c, m, (int)sig);
+		break;
+	}
+	case RL_MSG_CHECK_ADDRS: {
+		struct rl_check_addr *a;
+		size_t count;
+		if (rl_wire_get_check_addrs(payload, n, c->world ? c->world : 1, &a, &count) == 0) {
+			check_addrs_in(c, m->node_rank, a, count);
+			free(a);
+		}
+		break;
+	}
+	case RL_MSG_CHECK_RESULTS: {
+		struct rl_check_result *res;
+		size_t count;
+		if (rl_wire_get_check_results(payload, n, c->world ? c->world : 1, &res, &count) == 0) {
+			check_results_in(c, m->node_rank, res, count);
+			free(res);
+		}
 		break;
 	}
 	case RL_MSG_ATTEMPT_DONE: {
@@ -769,6 +951,8 @@ int rl_coord_start(struct rl_coord **out, const struct rl_coord_params *params)
 	self->state = M_AUTHENTICATED; /* never subject to the handshake timeout */
 	uv_timer_init(c->p.loop, &c->kick);
 	c->kick.data = c;
+	uv_timer_init(c->p.loop, &c->check_timer);
+	c->check_timer.data = c;
 	uv_timer_start(&c->kick, on_kick, 0, 0);
 	*out = c;
 	return 0;
@@ -783,5 +967,7 @@ void rl_coord_destroy(struct rl_coord *c)
 	free(c->m);
 	free(c->by_rank);
 	free(c->roster.nodes);
+	free(c->check_addrs);
+	free(c->check_results);
 	free(c);
 }

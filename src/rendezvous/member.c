@@ -189,6 +189,16 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 	case RL_MSG_ABORT:
 		m->p.ops.abort(m->p.ops.ctx);
 		break;
+	case RL_MSG_CHECK_ADDRS:
+	case RL_MSG_CHECK_VERDICT: {
+		/* for the local ranks' worker stages, as the coordinator sent it */
+		rl_wbuf_init(&w);
+		rl_wire_put_raw(&w, (enum rl_msg_type)type, payload, n);
+		if (!w.err)
+			m->p.ops.to_ranks(m->p.ops.ctx, w.data, w.len);
+		rl_wbuf_release(&w);
+		break;
+	}
 	case RL_MSG_SIGNAL: {
 		uint32_t sig;
 		if (rl_wire_get_u32(payload, n, &sig) == 0 && sig < 65 && rl_is_forwarded_signal((int)sig))
@@ -384,6 +394,22 @@ static void ev_attempt_over(void *ctx, const struct rl_attempt_report *r)
 	send_msg(m, &w);
 }
 
+static void ev_check_addrs(void *ctx, const struct rl_check_addr *a, size_t n)
+{
+	struct rl_wbuf w;
+	rl_wbuf_init(&w);
+	rl_wire_put_check_addrs(&w, a, n);
+	send_msg(ctx, &w);
+}
+
+static void ev_check_results(void *ctx, const struct rl_check_result *r, size_t n)
+{
+	struct rl_wbuf w;
+	rl_wbuf_init(&w);
+	rl_wire_put_check_results(&w, r, n);
+	send_msg(ctx, &w);
+}
+
 struct rl_job_events rl_member_job_events(struct rl_member *m)
 {
 	struct rl_job_events ev = {
@@ -392,6 +418,8 @@ struct rl_job_events rl_member_job_events(struct rl_member *m)
 		.stop_signal = ev_signal,
 		.user_signal = ev_signal,
 		.attempt_over = ev_attempt_over,
+		.check_addrs = ev_check_addrs,
+		.check_results = ev_check_results,
 	};
 	return ev;
 }

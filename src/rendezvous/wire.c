@@ -213,6 +213,40 @@ void rl_wire_put_munge(struct rl_wbuf *w, enum rl_msg_type type, const char *cre
 	frame_end(w, at);
 }
 
+void rl_wire_put_raw(struct rl_wbuf *w, enum rl_msg_type type, const uint8_t *payload, size_t n)
+{
+	size_t at = frame_begin(w, type);
+	put_bytes(w, payload, n);
+	frame_end(w, at);
+}
+
+void rl_wire_put_check_addrs(struct rl_wbuf *w, const struct rl_check_addr *a, size_t n)
+{
+	size_t at = frame_begin(w, RL_MSG_CHECK_ADDRS);
+	put_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		put_u32(w, (uint32_t)a[i].rank);
+		put_u16(w, a[i].len);
+		put_bytes(w, a[i].bytes, a[i].len);
+	}
+	frame_end(w, at);
+}
+
+void rl_wire_put_check_results(struct rl_wbuf *w, const struct rl_check_result *r, size_t n)
+{
+	size_t at = frame_begin(w, RL_MSG_CHECK_RESULTS);
+	put_u32(w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		put_u32(w, (uint32_t)r[i].rank);
+		put_u32(w, r[i].status);
+		put_u64(w, r[i].node_busbw_kbps);
+		put_u64(w, r[i].all_busbw_kbps);
+		put_u64(w, (uint64_t)r[i].bad_index);
+		put_str(w, r[i].message, RL_CHECK_MESSAGE_MAX);
+	}
+	frame_end(w, at);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
 struct rbuf {
@@ -438,6 +472,71 @@ int rl_wire_get_munge(const uint8_t *p, size_t n, uint16_t *version, char *cred)
 	if (!cred[0])
 		return -EBADMSG;
 	return finish(&r);
+}
+
+int rl_wire_get_check_addrs(const uint8_t *p, size_t n, size_t max, struct rl_check_addr **out,
+			    size_t *count)
+{
+	struct rbuf r = { p, n, 0, 0 };
+	uint32_t c = get_u32(&r);
+	struct rl_check_addr *a;
+
+	*out = NULL;
+	*count = 0;
+	if (r.err || c == 0 || c > max || c > (n - r.off) / 6)
+		return -EBADMSG;
+	a = calloc(c, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c && !r.err; i++) {
+		a[i].rank = (int32_t)get_u32(&r);
+		a[i].len = get_u16(&r);
+		if (a[i].len == 0 || a[i].len > RL_CHECK_ADDR_MAX || a[i].rank < 0) {
+			r.err = -EBADMSG;
+			break;
+		}
+		get_bytes(&r, a[i].bytes, a[i].len);
+	}
+	if (finish(&r) < 0) {
+		free(a);
+		return -EBADMSG;
+	}
+	*out = a;
+	*count = c;
+	return 0;
+}
+
+int rl_wire_get_check_results(const uint8_t *p, size_t n, size_t max,
+			      struct rl_check_result **out, size_t *count)
+{
+	struct rbuf r = { p, n, 0, 0 };
+	uint32_t c = get_u32(&r);
+	struct rl_check_result *res;
+
+	*out = NULL;
+	*count = 0;
+	if (r.err || c == 0 || c > max || c > (n - r.off) / 34)
+		return -EBADMSG;
+	res = calloc(c, sizeof(*res));
+	if (!res)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < c && !r.err; i++) {
+		res[i].rank = (int32_t)get_u32(&r);
+		res[i].status = get_u32(&r);
+		res[i].node_busbw_kbps = get_u64(&r);
+		res[i].all_busbw_kbps = get_u64(&r);
+		res[i].bad_index = (int64_t)get_u64(&r);
+		get_str(&r, res[i].message, RL_CHECK_MESSAGE_MAX);
+		if (res[i].rank < 0 || res[i].status > RL_CHECK_STATUS_MAX)
+			r.err = -EBADMSG;
+	}
+	if (finish(&r) < 0) {
+		free(res);
+		return -EBADMSG;
+	}
+	*out = res;
+	*count = c;
+	return 0;
 }
 
 /* ---- framing ------------------------------------------------------------ */

@@ -16,6 +16,7 @@
 #include "rlaunch/rank_output.h"
 #include "rlaunch/reaper.h"
 #include "rlaunch/summary.h"
+#include "rlaunch/wire.h"
 #include "rlaunch/worker_stage.h"
 
 #define POLL_MS 50
@@ -36,8 +37,7 @@ struct rank_proc {
 	bool piped;            /* out/err are pipes read by the agent */
 	bool proc_init, ctl_init; /* handles to close at the end of the attempt */
 	uv_pipe_t ctl;
-	char ctl_buf[sizeof(struct rl_exec_failure)];
-	size_t ctl_len;
+	struct rl_wire_reader ctl_reader;
 	int log_fd;
 	pid_t pid;
 	bool running;
@@ -372,34 +372,112 @@ static void on_sigchld(uv_signal_t *h, int sig)
 
 static void on_ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-	struct rank_proc *r = h->data;
+	static char scratch[65536];
+	(void)h;
 	(void)suggested;
-	*buf = uv_buf_init(r->ctl_buf + r->ctl_len, (unsigned)(sizeof(r->ctl_buf) - r->ctl_len));
-	if (buf->len == 0)
-		*buf = uv_buf_init(r->ctl_buf, sizeof(r->ctl_buf)); /* excess: overwrite */
+	*buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_exec_failed(struct rank_proc *r, int error)
+{
+	if (error <= 0 || r->exit.exec_error)
+		return;
+	r->exit.exec_error = error;
+	if (!r->job->exec_failure_reported) {
+		r->job->exec_failure_reported = true;
+		rl_log("cannot run '%s': %s", r->job->p->command[0],
+		       error == ENOENT ? "command or its interpreter not found" : strerror(error));
+	}
+}
+
+/* Frames from a rank's worker stage. A rank may only speak for itself. */
+static void on_ctl_frame(struct rank_proc *r, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct rl_job *job = r->job;
+	int rank = job->p->plan->slots[r->local].rank;
+	uint32_t v;
+
+	switch (type) {
+	case RL_MSG_EXEC_FAILED:
+		if (rl_wire_get_u32(p, n, &v) == 0)
+			on_exec_failed(r, (int)v);
+		break;
+	case RL_MSG_CHECK_ADDRS: {
+		struct rl_check_addr *a;
+		size_t count;
+		if (rl_wire_get_check_addrs(p, n, 1, &a, &count) == 0) {
+			a[0].rank = rank;
+			if (job->ev.check_addrs)
+				job->ev.check_addrs(job->ev.ctx, a, count);
+			free(a);
+		}
+		break;
+	}
+	case RL_MSG_CHECK_RESULTS: {
+		struct rl_check_result *res;
+		size_t count;
+		if (rl_wire_get_check_results(p, n, 1, &res, &count) == 0) {
+			res[0].rank = rank;
+			if (job->ev.check_results)
+				job->ev.check_results(job->ev.ctx, res, count);
+			free(res);
+		}
+		break;
+	}
+	default:
+		break;
+	}
 }
 
 static void on_ctl_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct rank_proc *r = s->data;
-	struct rl_exec_failure msg;
-	(void)buf;
+	const uint8_t *payload;
+	size_t plen;
+	uint8_t type;
+	int rc;
 
 	if (nread < 0) {
 		uv_read_stop(s);
 		return;
 	}
-	r->ctl_len += (size_t)nread;
-	if (r->ctl_len < sizeof(msg) || r->exit.exec_error)
+	if (rl_wire_reader_feed(&r->ctl_reader, buf->base, (size_t)nread) < 0) {
+		uv_read_stop(s);
 		return;
-	memcpy(&msg, r->ctl_buf, sizeof(msg));
-	if (msg.magic != RL_EXEC_FAILURE_MAGIC || msg.error <= 0)
-		return;
-	r->exit.exec_error = msg.error;
-	if (!r->job->exec_failure_reported) {
-		r->job->exec_failure_reported = true;
-		rl_log("cannot run '%s': %s", r->job->p->command[0],
-		       msg.error == ENOENT ? "command or its interpreter not found" : strerror(msg.error));
+	}
+	while ((rc = rl_wire_reader_next(&r->ctl_reader, &type, &payload, &plen)) == 1)
+		on_ctl_frame(r, type, payload, plen);
+	if (rc < 0)
+		uv_read_stop(s);
+}
+
+struct ctl_write {
+	uv_write_t req;
+	uint8_t data[];
+};
+
+static void on_ctl_written(uv_write_t *req, int status)
+{
+	(void)status;
+	free(req);
+}
+
+void rl_job_send_to_ranks(struct rl_job *job, const uint8_t *frame, size_t len)
+{
+	for (int i = 0; i < job->nranks; i++) {
+		struct rank_proc *r = &job->ranks[i];
+		struct ctl_write *w;
+		uv_buf_t b;
+
+		if (!r->running || !r->ctl_init)
+			continue;
+		w = malloc(sizeof(*w) + len);
+		if (!w)
+			continue;
+		memcpy(w->data, frame, len);
+		b = uv_buf_init((char *)w->data, (unsigned)len);
+		if (uv_write(&w->req, (uv_stream_t *)&r->ctl, &b, 1, on_ctl_written) < 0)
+			free(w);
 	}
 }
 
@@ -444,7 +522,8 @@ static int spawn_rank(struct rl_job *job, struct rank_proc *r)
 	r->job = job;
 	r->pid = 0;
 	r->running = false;
-	r->ctl_len = 0;
+	rl_wire_reader_release(&r->ctl_reader);
+	rl_wire_reader_init(&r->ctl_reader, RL_WIRE_MAX_FRAME);
 	memset(&r->exit, 0, sizeof(r->exit));
 	r->exit.rank = slot->rank;
 	r->exit.local_rank = r->local;
@@ -470,7 +549,7 @@ static int spawn_rank(struct rl_job *job, struct rank_proc *r)
 	if (rl_rank_env_build(&env, &env_in, r->local) < 0)
 		return UV_ENOMEM;
 	if (rl_worker_stage_argv(&args, getpid(), slot->gpu, o->affinity == RL_AFFINITY_GPU,
-				 job->p->command) < 0) {
+				 job->p->check_spec, job->p->command) < 0) {
 		rl_strv_release(&env);
 		return UV_ENOMEM;
 	}
@@ -492,7 +571,7 @@ static int spawn_rank(struct rl_job *job, struct rank_proc *r)
 		stdio[2].flags = UV_INHERIT_FD;
 		stdio[2].data.fd = STDERR_FILENO;
 	}
-	stdio[3].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[3].flags = UV_CREATE_PIPE | UV_READABLE_PIPE | UV_WRITABLE_PIPE;
 	stdio[3].data.stream = (uv_stream_t *)&r->ctl;
 
 	memset(&po, 0, sizeof(po));
@@ -604,6 +683,8 @@ void rl_job_destroy(struct rl_job *job)
 {
 	if (!job)
 		return;
+	for (int i = 0; i < job->nranks; i++)
+		rl_wire_reader_release(&job->ranks[i].ctl_reader);
 	free(job->ranks);
 	free(job->others);
 	free(job);

@@ -9,15 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "rlaunch/check.h"
 #include "rlaunch/exit_codes.h"
 #include "rlaunch/node_gpus.h"
 #include "rlaunch/parse.h"
 
 int rl_worker_stage_argv(struct rl_strv *out, pid_t agent, const char *gpu,
-			 bool affinity, char *const *command)
+			 bool affinity, const char *check, char *const *command)
 {
 	char pid[24];
 
@@ -25,7 +27,8 @@ int rl_worker_stage_argv(struct rl_strv *out, pid_t agent, const char *gpu,
 	if (rl_strv_init(out) < 0 ||
 	    rl_strv_push(out, "rlaunch") < 0 || rl_strv_push(out, RL_WORKER_STAGE_ARG) < 0 ||
 	    rl_strv_push(out, pid) < 0 || rl_strv_push(out, *gpu ? gpu : "-") < 0 ||
-	    rl_strv_push(out, affinity ? "1" : "0") < 0 || rl_strv_push(out, "--") < 0 ||
+	    rl_strv_push(out, affinity ? "1" : "0") < 0 ||
+	    rl_strv_push(out, check && *check ? check : "-") < 0 || rl_strv_push(out, "--") < 0 ||
 	    rl_strv_push_all(out, command) < 0) {
 		rl_strv_release(out);
 		return -ENOMEM;
@@ -87,12 +90,102 @@ static void close_inherited_fds(void)
 
 static void report_exec_failure(int error)
 {
-	struct rl_exec_failure msg = { RL_EXEC_FAILURE_MAGIC, error };
-	ssize_t w;
+	struct rl_wbuf w;
 
-	do
-		w = write(RL_WORKER_CONTROL_FD, &msg, sizeof(msg));
-	while (w < 0 && errno == EINTR);
+	rl_wbuf_init(&w);
+	rl_wire_put_u32(&w, RL_MSG_EXEC_FAILED, (uint32_t)error);
+	rl_ctl_send(RL_WORKER_CONTROL_FD, &w);
+	rl_wbuf_release(&w);
+}
+
+/* "ofi,PROVIDER,BIND,BYTES,ITERS,TIMEOUT,ONLY" (see rl_worker_check_spec). */
+static int parse_check_spec(const char *spec, struct rl_check_params *p, bool *only)
+{
+	char buf[512], *field[7], *save = NULL;
+	long bytes, iters, flag;
+	double timeout;
+	int n = 0;
+
+	if (strlen(spec) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, spec, strlen(spec) + 1);
+	for (char *t = strtok_r(buf, ",", &save); t && n < 7; t = strtok_r(NULL, ",", &save))
+		field[n++] = t;
+	if (n != 7 || strcmp(field[0], "ofi") != 0 ||
+	    rl_parse_long(field[3], 4, 1L << 34, &bytes) < 0 ||
+	    rl_parse_long(field[4], 1, 100000, &iters) < 0 ||
+	    rl_parse_seconds(field[5], 86400, &timeout) < 0 || rl_parse_long(field[6], 0, 1, &flag) < 0)
+		return -EINVAL;
+	p->provider = strdup(field[1]);
+	p->bind_addr = strcmp(field[2], "-") ? strdup(field[2]) : NULL;
+	p->bytes = bytes;
+	p->iters = (int)iters;
+	p->timeout_s = timeout;
+	*only = flag == 1;
+	return 0;
+}
+
+static int env_int(const char *name, int fallback)
+{
+	const char *v = getenv(name);
+	long n;
+	return v && rl_parse_long(v, 0, 0x7fffffff, &n) == 0 ? (int)n : fallback;
+}
+
+/* The check in a child (nothing of it survives into COMMAND), then the
+ * job-wide verdict. Returns 0 to go on, or the exit status. */
+static int health_check(const char *spec)
+{
+	extern char **environ;
+	struct rl_check_params p = { 0 };
+	struct rl_wire_reader reader;
+	bool only = false;
+	pid_t child;
+	int status, rc = RL_EXIT_CHECK_FAILED;
+	double waited = 0;
+
+	if (parse_check_spec(spec, &p, &only) < 0) {
+		fprintf(stderr, "rlaunch: invalid health check settings '%s'\n", spec);
+		return RL_EXIT_USAGE;
+	}
+	p.rank = env_int("RANK", 0);
+	p.world = env_int("WORLD_SIZE", 1);
+	p.local_world = env_int("LOCAL_WORLD_SIZE", 1);
+	p.node_rank = env_int("NODE_RANK", 0);
+	p.envp = environ;
+	child = fork();
+	if (child < 0)
+		return RL_EXIT_SYSTEM;
+	if (child == 0)
+		_exit(rl_check_run(RL_WORKER_CONTROL_FD, &p));
+	/* both phases and the exchange, with room to spare; then it is stuck */
+	while (waitpid(child, &status, WNOHANG) == 0) {
+		if (waited > 2 * p.timeout_s + 30) {
+			kill(child, SIGKILL);
+			waitpid(child, &status, 0);
+			break;
+		}
+		usleep(20000);
+		waited += 0.02;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == RL_CHECK_SAW_NOGO)
+		return RL_EXIT_CHECK_FAILED;
+	rl_wire_reader_init(&reader, RL_WIRE_MAX_FRAME);
+	for (;;) {
+		uint8_t type;
+		const uint8_t *payload;
+		size_t len;
+		uint32_t go;
+
+		if (rl_ctl_recv(RL_WORKER_CONTROL_FD, &reader, -1, &type, &payload, &len) < 0)
+			break;
+		if (type == RL_MSG_CHECK_VERDICT && rl_wire_get_u32(payload, len, &go) == 0) {
+			rc = go ? (only ? RL_CHECK_ONLY_DONE : 0) : RL_EXIT_CHECK_FAILED;
+			break;
+		}
+	}
+	rl_wire_reader_release(&reader);
+	return rc;
 }
 
 int rl_worker_stage_main(int argc, char **argv)
@@ -100,7 +193,7 @@ int rl_worker_stage_main(int argc, char **argv)
 	long agent;
 	sigset_t none;
 
-	if (argc < 7 || strcmp(argv[5], "--") != 0 ||
+	if (argc < 8 || strcmp(argv[6], "--") != 0 ||
 	    rl_parse_long(argv[2], 1, 0x7fffffff, &agent) < 0) {
 		fprintf(stderr, "rlaunch: the worker stage is started by rlaunch itself, not by hand\n");
 		return RL_EXIT_USAGE;
@@ -118,9 +211,16 @@ int rl_worker_stage_main(int argc, char **argv)
 	if (strcmp(argv[4], "1") == 0 && strcmp(argv[3], "-") != 0)
 		pin_near_gpu(argv[3]);
 
+	if (strcmp(argv[5], "-") != 0) {
+		int rc = health_check(argv[5]);
+		if (rc == RL_CHECK_ONLY_DONE)
+			return 0;
+		if (rc != 0)
+			return rc;
+	}
 	(void)fcntl(RL_WORKER_CONTROL_FD, F_SETFD, FD_CLOEXEC);
 	close_inherited_fds();
-	execvp(argv[6], &argv[6]);
+	execvp(argv[7], &argv[7]);
 	int error = errno;
 	report_exec_failure(error);
 	return rl_exec_failure_status(error);

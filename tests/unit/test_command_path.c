@@ -99,14 +99,18 @@ static void test_worker_argv(void)
 {
 	char *cmd[] = { "python3", "-c", "pass", NULL };
 	struct rl_strv a;
-	ASSERT_EQ(rl_worker_stage_argv(&a, 1234, "", true, cmd), 0);
+	ASSERT_EQ(rl_worker_stage_argv(&a, 1234, "", true, "", cmd), 0);
 	ASSERT_STREQ(a.v[1], RL_WORKER_STAGE_ARG);
 	ASSERT_STREQ(a.v[2], "1234");
 	ASSERT_STREQ(a.v[3], "-");
 	ASSERT_STREQ(a.v[4], "1");
-	ASSERT_STREQ(a.v[5], "--");
-	ASSERT_STREQ(a.v[6], "python3");
-	ASSERT_TRUE(a.v[9] == NULL);
+	ASSERT_STREQ(a.v[5], "-");
+	ASSERT_STREQ(a.v[6], "--");
+	ASSERT_STREQ(a.v[7], "python3");
+	ASSERT_TRUE(a.v[10] == NULL);
+	rl_strv_release(&a);
+	ASSERT_EQ(rl_worker_stage_argv(&a, 1, "3", false, "ofi,tcp,127.0.0.1,1024,2,5,0", cmd), 0);
+	ASSERT_STREQ(a.v[5], "ofi,tcp,127.0.0.1,1024,2,5,0");
 	rl_strv_release(&a);
 }
 
