@@ -22,6 +22,8 @@ struct rl_check_setup {
 	long bytes;
 	int iters;
 	double min_busbw_gbps;   /* 0: none */
+	bool timed_out;          /* decided by the timeout: silent ranks are to blame;
+				    otherwise they were merely cut short by a failure */
 };
 
 struct rl_check_node_row {

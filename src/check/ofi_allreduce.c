@@ -9,6 +9,7 @@
 #include <rdma/fi_endpoint.h>
 #include <rdma/fi_errno.h>
 #include <rdma/fi_tagged.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,11 +205,13 @@ static int wait_completions(struct rl_ofi *o, int want, double deadline, const c
 			    char *err, size_t errlen)
 {
 	struct fi_cq_tagged_entry entries[16];
+	unsigned idle = 0;
 
 	while (want > 0) {
 		ssize_t n = fi_cq_read(o->cq, entries, 16);
 		if (n > 0) {
 			want -= (int)n;
+			idle = 0;
 			continue;
 		}
 		if (n == -FI_EAGAIN) {
@@ -216,6 +219,10 @@ static int wait_completions(struct rl_ofi *o, int want, double deadline, const c
 				rl_errbuf(err, errlen, "%s: no progress before the timeout", step);
 				return -ETIMEDOUT;
 			}
+			/* progress is ours to drive, but with more ranks than cores a
+			 * spinning rank starves the one it waits for */
+			if (++idle > 64)
+				sched_yield();
 			continue;
 		}
 		if (n == -FI_EAVAIL) {

@@ -45,7 +45,10 @@ bool rl_check_verdict(const struct rl_check_setup *s, const struct rl_node_info 
 				if (r->status == RL_CHECK_OK || (pass == 0 && r->status == RL_CHECK_NO_REPORT))
 					continue;
 				row->ok = false;
-				if (r->bad_index >= 0)
+				if (r->status == RL_CHECK_NO_REPORT && !s->timed_out)
+					snprintf(row->why, sizeof(row->why), "not finished: stopped when "
+						 "another rank failed");
+				else if (r->bad_index >= 0)
 					snprintf(row->why, sizeof(row->why), "rank %d: %s at index %lld (%s)",
 						 r->rank, rl_check_status_name(r->status),
 						 (long long)r->bad_index, r->message);
@@ -144,7 +147,7 @@ void rl_check_print_table(const struct rl_check_setup *s, const struct rl_node_i
 				 nodes[r / (size_t)gpus_per_node].host);
 		}
 	}
-	if (silent)
+	if (silent && s->timed_out)
 		rl_log("health check: %zu rank%s never reported: %s%s", silent, silent == 1 ? "" : "s",
 		       list, silent > 32 ? ", ..." : "");
 	if (go)

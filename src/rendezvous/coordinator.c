@@ -432,6 +432,7 @@ static void check_begin(struct rl_coord *c)
 	c->check_results = calloc(c->world, sizeof(*c->check_results));
 	c->check_naddrs = c->check_nresults = 0;
 	c->check_decided = c->check_failed = false;
+	c->p.check.setup.timed_out = false;
 	for (size_t r = 0; c->check_results && r < c->world; r++) {
 		c->check_results[r].rank = (int32_t)r;
 		c->check_results[r].status = RL_CHECK_NO_REPORT;
@@ -495,6 +496,7 @@ static void on_check_timeout(uv_timer_t *t)
 {
 	struct rl_coord *c = t->data;
 	rl_log("health check: not every rank reported within the timeout");
+	c->p.check.setup.timed_out = true;
 	check_decide(c);
 }
 
