@@ -12,8 +12,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
 
 export SIM_ETC_HOSTS=1 # the agents find the first node of the step by name
-EXTRA_CLEANUP="\"$SIM\" down >/dev/null 2>&1"
 "$SIM" up 2 2 4 >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; die "the simulated cluster did not come up"; }
+EXTRA_CLEANUP="\"$SIM\" down >/dev/null 2>&1" # only a cluster this test brought up
 eval "$("$SIM" env)"
 export RLAUNCH_TOKEN="slurm-test-$RANDOM$RANDOM"
 
