@@ -135,6 +135,9 @@ int rl_ofi_open(struct rl_ofi **out, const char *provider, const char *node, cha
 	*out = o;
 	if ((rc = api_open(&o->api, err, errlen)) < 0)
 		return rc;
+	/* shared memory has no network address to bind to */
+	if (provider && strcmp(provider, "shm") == 0)
+		node = NULL;
 	if ((rc = find_info(o, provider, node, err, errlen)) < 0)
 		return rc;
 	snprintf(o->provider, sizeof(o->provider), "%s", o->info->fabric_attr->prov_name);

@@ -170,6 +170,23 @@ static int health_check(const char *spec)
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == RL_CHECK_SAW_NOGO)
 		return RL_EXIT_CHECK_FAILED;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		/* it may not have said so itself: the coordinator keeps the first word */
+		struct rl_check_result res = { .rank = p.rank, .status = RL_CHECK_COMM_FAILED,
+					       .bad_index = -1 };
+		struct rl_wbuf w;
+
+		if (WIFSIGNALED(status))
+			snprintf(res.message, sizeof(res.message), "the check process died of signal %d%s",
+				 WTERMSIG(status), WTERMSIG(status) == SIGKILL ? " (stuck past the timeout?)" : "");
+		else
+			snprintf(res.message, sizeof(res.message), "the check process exited with %d",
+				 WEXITSTATUS(status));
+		rl_wbuf_init(&w);
+		rl_wire_put_check_results(&w, &res, 1);
+		rl_ctl_send(RL_WORKER_CONTROL_FD, &w);
+		rl_wbuf_release(&w);
+	}
 	rl_wire_reader_init(&reader, RL_WIRE_MAX_FRAME);
 	for (;;) {
 		uint8_t type;
