@@ -2,7 +2,9 @@
  * nothing of it — endpoints, buffers, provider threads — survives into the
  * training process).
  *
- *   1. open the backend; send this rank's address up the control channel
+ *   1. open the backend (ofi: libfabric; nccl: the rank's GPU and NCCL);
+ *      send what the others need up the control channel: the libfabric
+ *      address, or from rank 0 NCCL's unique id
  *   2. receive every rank's address (or a NO-GO: stop)
  *   3. phase "node": all-reduce among this node's ranks; phase "all": among
  *      every rank. Each: one warm-up, --check-iters timed iterations,
@@ -23,9 +25,14 @@
 
 #define RL_CHECK_SAW_NOGO 10
 
+enum rl_check_backend { RL_BACKEND_OFI, RL_BACKEND_NCCL };
+
 struct rl_check_params {
-	const char *provider;   /* libfabric provider */
-	const char *bind_addr;  /* this node's address */
+	enum rl_check_backend backend;
+	const char *provider;   /* ofi: libfabric provider */
+	const char *bind_addr;  /* ofi: this node's address */
+	const char *nccl_lib;   /* nccl: NULL for libnccl.so.2 */
+	int device;             /* nccl: the CUDA device this rank uses */
 	long bytes;
 	int iters;
 	double timeout_s;       /* per phase */

@@ -57,6 +57,7 @@ struct rl_options {
 	double check_min_busbw;     /* GB/s, per phase; 0: no threshold */
 	const char *report_file;
 	const char *ofi_provider;   /* NULL: FI_PROVIDER, else tcp */
+	const char *nccl_lib;       /* NULL: libnccl.so.2 from the loader */
 	const char *master_addr;    /* NULL: default */
 	int master_port;            /* 0: pick a free port */
 	struct rl_strv env_overrides; /* "K=V", applied last, in order */

@@ -49,7 +49,8 @@ struct agent {
 	char run_id[RL_RUN_ID_MAX + 1];
 	char master_addr[RL_ADDR_STRLEN];
 	char ifname[64];               /* the job's interface on this node, or "" */
-	char check_provider[64];
+	const char *check_backend;     /* "ofi", "nccl" */
+	char check_provider[408];
 	char check_spec[512];          /* the worker stage's check settings, or "" */
 	enum rl_net_preset net;
 	struct rl_coord *coord;
@@ -550,7 +551,7 @@ static int start_controller(struct agent *a)
 		.master_port = a->o->master_port, .run_id = a->run_id, .self = a->self, .ops = ops,
 	};
 	cp.check.enabled = a->o->check != RL_CHECK_NONE;
-	cp.check.setup.backend = "ofi";
+	cp.check.setup.backend = a->check_backend;
 	cp.check.setup.provider = a->check_provider;
 	cp.check.setup.bytes = a->o->check_bytes;
 	cp.check.setup.iters = a->o->check_iters;
@@ -657,10 +658,18 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		goto out;
 	}
 	raise_fd_limit(a.plan.gpus_per_node, a.boot.nodes);
-	if (o->check != RL_CHECK_NONE) {
+	if (o->check == RL_CHECK_NCCL || (o->check == RL_CHECK_AUTO && !a.plan.cpu_only)) {
+		a.check_backend = "nccl";
+		snprintf(a.check_provider, sizeof(a.check_provider), "%s",
+			 o->nccl_lib ? o->nccl_lib : "libnccl.so.2");
+		snprintf(a.check_spec, sizeof(a.check_spec), "nccl,%s,-,%ld,%d,%g,%d",
+			 o->nccl_lib ? o->nccl_lib : "-", o->check_bytes, o->check_iters,
+			 o->check_timeout_s, o->check_only ? 1 : 0);
+	} else if (o->check != RL_CHECK_NONE) {
 		char bind[RL_ADDR_STRLEN];
 		const char *fi = rl_env_lookup(envp, "FI_PROVIDER");
 
+		a.check_backend = "ofi";
 		snprintf(a.check_provider, sizeof(a.check_provider), "%s",
 			 o->ofi_provider ? o->ofi_provider : fi && *fi && !strchr(fi, ',') ? fi : "tcp");
 		rl_addr_format(&a.self.addr, bind, sizeof(bind));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "rlaunch/log.h"
+#include "rlaunch/nccl_allreduce.h"
 #include "rlaunch/ofi_allreduce.h"
 #include "rlaunch/parse.h"
 #include "rlaunch/strv.h"
@@ -76,33 +77,58 @@ static void fill(float *buf, size_t count, int rank)
 		buf[i] = (float)((rank + 1) * (int)(i % 7 + 1));
 }
 
-/* One phase over group: returns 0 with busbw in KB/s, or a status. */
-static int phase(struct rl_ofi *o, const struct rl_check_params *p, const int *group, int n,
-		 int me, float *buf, size_t count, uint32_t tag, uint64_t *busbw_kbps,
-		 struct rl_check_result *res)
+/* The two backends behind one call: sum buf over this node's ranks
+ * (node) or over all ranks; *secs is the time of the collective alone. */
+struct backend {
+	struct rl_ofi *ofi;
+	struct rl_nccl *nccl;
+	int *group;
+};
+
+static int reduce(struct backend *b, const struct rl_check_params *p, bool node, float *buf,
+		  size_t count, uint32_t tag, double *secs, char *err, size_t errlen)
 {
+	int n = node ? p->local_world : p->world, first = node ? p->node_rank * p->local_world : 0;
+	double t0;
+	int rc;
+
+	if (b->nccl)
+		return rl_nccl_allreduce(b->nccl, node, buf, count, p->timeout_s, secs, err, errlen);
+	for (int i = 0; i < n; i++)
+		b->group[i] = first + i;
+	t0 = now_s();
+	rc = rl_ofi_allreduce(b->ofi, b->group, n, p->rank - first, buf, count, tag, p->timeout_s,
+			      err, errlen);
+	*secs = now_s() - t0;
+	return rc;
+}
+
+/* One phase: warm-up, timed iterations, exact verification. Returns a
+ * status; busbw in KB/s. */
+static int phase(struct backend *b, const struct rl_check_params *p, bool node, float *buf,
+		 size_t count, uint32_t tag, uint64_t *busbw_kbps, struct rl_check_result *res)
+{
+	int n = node ? p->local_world : p->world, first = node ? p->node_rank * p->local_world : 0;
 	long sum = 0;
 	double total = 0;
 	char err[256];
 
 	for (int g = 0; g < n; g++)
-		sum += group[g] + 1;
+		sum += first + g + 1;
 	for (int it = 0; it <= p->iters; it++) { /* iteration 0 is the warm-up */
-		double t0;
+		double secs = 0;
 		int rc;
 
 		fill(buf, count, p->rank);
 		if (hook(p, "RLAUNCH_TEST_CHECK_CORRUPT"))
 			buf[count / 3] += 1.0f;
-		t0 = now_s();
-		rc = rl_ofi_allreduce(o, group, n, me, buf, count, tag + (uint32_t)it, p->timeout_s,
-				      err, sizeof(err));
+		rc = reduce(b, p, node, buf, count, tag + (uint32_t)it, &secs, err, sizeof(err));
 		if (rc < 0) {
 			snprintf(res->message, sizeof(res->message), "%.200s", err);
 			return rc == -ETIMEDOUT ? RL_CHECK_TIMEOUT : RL_CHECK_COMM_FAILED;
 		}
 		if (it > 0)
-			total += now_s() - t0;
+			total += secs;
 		for (size_t i = 0; i < count; i++) {
 			if (buf[i] != (float)(sum * (long)(i % 7 + 1))) {
 				res->bad_index = (int64_t)i;
@@ -129,38 +155,64 @@ static int report(int ctl, struct rl_check_result *res)
 	return 0;
 }
 
+/* Open the backend and say what the others need from this rank: its
+ * libfabric address, or (rank 0) NCCL's unique id. */
+static int open_backend(struct backend *b, const struct rl_check_params *p,
+			struct rl_check_addr *self, char *err, size_t errlen)
+{
+	bool fail = hook(p, "RLAUNCH_TEST_CHECK_INIT_FAIL");
+	size_t len = 0;
+	int rc;
+
+	if (p->backend == RL_BACKEND_NCCL) {
+		rc = rl_nccl_open(&b->nccl, fail ? "/nonexistent/rlaunch-test/libnccl.so.2" : p->nccl_lib,
+				  p->device, err, errlen);
+		if (rc == 0 && p->rank == 0)
+			rc = rl_nccl_unique_id(b->nccl, self->bytes, err, errlen);
+		self->len = p->rank == 0 ? RL_NCCL_ID_BYTES : 1;
+		return rc;
+	}
+	rc = rl_ofi_open(&b->ofi, fail ? "rlaunch-test-no-provider" : p->provider, p->bind_addr,
+			 err, errlen);
+	if (rc == 0)
+		rc = rl_ofi_address(b->ofi, self->bytes, &len, err, errlen);
+	self->len = (uint16_t)len;
+	return rc;
+}
+
+static int connect_backend(struct backend *b, const struct rl_check_params *p,
+			   const uint8_t *table, char *err, size_t errlen)
+{
+	if (b->nccl)
+		return rl_nccl_init(b->nccl, table, p->world, p->rank, p->node_rank, p->timeout_s, err,
+				    errlen);
+	return rl_ofi_set_peers(b->ofi, table, RL_CHECK_ADDR_MAX, p->world, err, errlen);
+}
+
 int rl_check_run(int ctl, const struct rl_check_params *p)
 {
 	struct rl_check_result res = { .rank = p->rank, .bad_index = -1 };
 	struct rl_check_addr self = { .rank = p->rank };
+	struct backend b = { 0 };
 	struct rl_wire_reader reader;
-	struct rl_ofi *o = NULL;
 	struct rl_wbuf w;
 	uint8_t *table = NULL;
-	size_t count = (size_t)p->bytes / sizeof(float), len = 0;
-	int *group = NULL, status = 0;
+	size_t count = (size_t)p->bytes / sizeof(float);
+	int status = 0;
 	float *buf = NULL;
 	char err[256];
 
 	rl_wire_reader_init(&reader, RL_WIRE_MAX_FRAME);
-	if (rl_ofi_open(&o, hook(p, "RLAUNCH_TEST_CHECK_INIT_FAIL") ? "rlaunch-test-no-provider"
-								  : p->provider,
-			p->bind_addr, err, sizeof(err)) < 0 ||
-	    rl_ofi_address(o, self.bytes, &len, err, sizeof(err)) < 0) {
+	if (open_backend(&b, p, &self, err, sizeof(err)) < 0) {
 		res.status = RL_CHECK_INIT_FAILED;
 		snprintf(res.message, sizeof(res.message), "%.200s", err);
-		self.len = 0;
-	}
-	self.len = (uint16_t)len;
-	if (res.status == RL_CHECK_OK) {
-		rl_wbuf_init(&w);
-		rl_wire_put_check_addrs(&w, &self, 1);
-		rl_ctl_send(ctl, &w);
-		rl_wbuf_release(&w);
-	} else {
 		report(ctl, &res); /* the coordinator ends the check at once */
 		goto out;
 	}
+	rl_wbuf_init(&w);
+	rl_wire_put_check_addrs(&w, &self, 1);
+	rl_ctl_send(ctl, &w);
+	rl_wbuf_release(&w);
 
 	/* every rank's address, or a NO-GO */
 	for (;;) {
@@ -187,7 +239,7 @@ int rl_check_run(int ctl, const struct rl_check_params *p)
 		free(all);
 		break;
 	}
-	if (!table || rl_ofi_set_peers(o, table, RL_CHECK_ADDR_MAX, p->world, err, sizeof(err)) < 0) {
+	if (!table || connect_backend(&b, p, table, err, sizeof(err)) < 0) {
 		res.status = RL_CHECK_INIT_FAILED;
 		snprintf(res.message, sizeof(res.message), "%.200s", table ? err : "out of memory");
 		report(ctl, &res);
@@ -195,35 +247,29 @@ int rl_check_run(int ctl, const struct rl_check_params *p)
 	}
 
 	buf = malloc(count * sizeof(float));
-	group = calloc((size_t)p->world, sizeof(int));
-	if (!buf || !group) {
+	b.group = calloc((size_t)p->world, sizeof(int));
+	if (!buf || !b.group) {
 		res.status = RL_CHECK_INIT_FAILED;
 		snprintf(res.message, sizeof(res.message), "out of memory for %ld bytes", p->bytes);
 		report(ctl, &res);
 		goto out;
 	}
 	/* phase 1: this node's ranks (STRICT_PACK: consecutive ranks) */
-	for (int i = 0; i < p->local_world; i++)
-		group[i] = p->node_rank * p->local_world + i;
 	if (p->local_world > 1)
-		res.status = (uint32_t)phase(o, p, group, p->local_world, p->rank - group[0], buf, count,
-					     0x1000, &res.node_busbw_kbps, &res);
+		res.status = (uint32_t)phase(&b, p, true, buf, count, 0x1000, &res.node_busbw_kbps, &res);
 	if (res.status == RL_CHECK_OK && hook(p, "RLAUNCH_TEST_CHECK_HANG"))
 		for (;;)
 			pause();
 	/* phase 2: every rank */
-	if (res.status == RL_CHECK_OK && p->world > 1) {
-		for (int i = 0; i < p->world; i++)
-			group[i] = i;
-		res.status = (uint32_t)phase(o, p, group, p->world, p->rank, buf, count, 0x2000,
-					     &res.all_busbw_kbps, &res);
-	}
+	if (res.status == RL_CHECK_OK && p->world > 1)
+		res.status = (uint32_t)phase(&b, p, false, buf, count, 0x2000, &res.all_busbw_kbps, &res);
 	report(ctl, &res);
 out:
 	free(buf);
-	free(group);
+	free(b.group);
 	free(table);
-	rl_ofi_close(o);
+	rl_ofi_close(b.ofi);
+	rl_nccl_close(b.nccl);
 	rl_wire_reader_release(&reader);
 	return status;
 }

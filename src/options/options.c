@@ -65,10 +65,14 @@ const char rl_usage_text[] =
 "  --log-dir DIR          also write each rank's output to DIR/rank<N>.log\n"
 "\n"
 "Health check (before COMMAND, on every rank):\n"
-"  --check none|ofi|auto  none (default for now); ofi: a libfabric ring all-reduce\n"
-"                         on host buffers, first within each node, then across\n"
-"                         all ranks; every element verified; auto: ofi (the NCCL\n"
-"                         backend is not built yet)\n"
+"  --check none|auto|nccl|ofi\n"
+"                         none (default for now); nccl: NCCL all-reduce on each\n"
+"                         rank's GPU; ofi: a libfabric ring all-reduce on host\n"
+"                         buffers; auto: nccl for GPU ranks, else ofi. First\n"
+"                         within each node, then across all ranks; every\n"
+"                         element verified\n"
+"  --nccl-lib PATH        the libnccl.so.2 the training will load (default: the\n"
+"                         loader's libnccl.so.2)\n"
 "  --check-only           stop after the check and its report (bring-up testing)\n"
 "  --check-bytes N        bytes per all-reduce (default 8388608)\n"
 "  --check-iters N        timed iterations per phase (default 5)\n"
@@ -154,7 +158,7 @@ enum opt_id {
 	OPT_DRY_RUN, OPT_VERSION, OPT_HELP, OPT_RDZV, OPT_RDZV_ENDPOINT, OPT_RDZV_TIMEOUT,
 	OPT_NODE_ADDR, OPT_IFACE, OPT_TOKEN_FILE, OPT_INSECURE, OPT_RDZV_BACKEND,
 	OPT_CHECK, OPT_CHECK_ONLY, OPT_CHECK_BYTES, OPT_CHECK_ITERS, OPT_CHECK_TIMEOUT,
-	OPT_CHECK_MIN_BUSBW, OPT_REPORT, OPT_OFI_PROVIDER,
+	OPT_CHECK_MIN_BUSBW, OPT_REPORT, OPT_OFI_PROVIDER, OPT_NCCL_LIB,
 };
 
 struct opt_spec {
@@ -203,6 +207,7 @@ static const struct opt_spec opt_table[] = {
 	{ "check-min-busbw", OPT_CHECK_MIN_BUSBW, true },
 	{ "report", OPT_REPORT, true },
 	{ "ofi-provider", OPT_OFI_PROVIDER, true },
+	{ "nccl-lib", OPT_NCCL_LIB, true },
 };
 
 /* Flag names compare with '_' and '-' treated alike (torchrun takes both). */
@@ -404,12 +409,7 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 	case OPT_CHECK: {
 		static const char *const kinds[] = { "none", "auto", "ofi", "nccl" };
 		if ((idx = pick_name(v, kinds, 4)) < 0)
-			return bad_value(err, errlen, spec->name, v, "none, ofi or auto");
-		if (idx == RL_CHECK_NCCL) {
-			rl_errbuf(err, errlen, "--check nccl: the NCCL backend is not built yet; use "
-				  "--check ofi");
-			return -EINVAL;
-		}
+			return bad_value(err, errlen, spec->name, v, "none, auto, nccl or ofi");
 		o->check = (enum rl_check_kind)idx;
 		return 0;
 	}
@@ -443,6 +443,11 @@ static int apply(struct rl_options *o, const struct opt_spec *spec, const char *
 		if (!*v || strlen(v) > 60 || has_control(v, true))
 			return bad_value(err, errlen, spec->name, v, "a provider name such as tcp or efa");
 		o->ofi_provider = v;
+		return 0;
+	case OPT_NCCL_LIB:
+		if (!*v || strlen(v) > 400 || strchr(v, ',') || has_control(v, false))
+			return bad_value(err, errlen, spec->name, v, "the path of a libnccl.so.2 (no commas)");
+		o->nccl_lib = v;
 		return 0;
 	case OPT_INSECURE:
 		o->insecure = true;

@@ -111,13 +111,19 @@ static int parse_check_spec(const char *spec, struct rl_check_params *p, bool *o
 	memcpy(buf, spec, strlen(spec) + 1);
 	for (char *t = strtok_r(buf, ",", &save); t && n < 7; t = strtok_r(NULL, ",", &save))
 		field[n++] = t;
-	if (n != 7 || strcmp(field[0], "ofi") != 0 ||
+	if (n != 7 || (strcmp(field[0], "ofi") != 0 && strcmp(field[0], "nccl") != 0) ||
 	    rl_parse_long(field[3], 4, 1L << 34, &bytes) < 0 ||
 	    rl_parse_long(field[4], 1, 100000, &iters) < 0 ||
 	    rl_parse_seconds(field[5], 86400, &timeout) < 0 || rl_parse_long(field[6], 0, 1, &flag) < 0)
 		return -EINVAL;
-	p->provider = strdup(field[1]);
-	p->bind_addr = strcmp(field[2], "-") ? strdup(field[2]) : NULL;
+	if (strcmp(field[0], "nccl") == 0) {
+		p->backend = RL_BACKEND_NCCL;
+		p->nccl_lib = strcmp(field[1], "-") ? strdup(field[1]) : NULL;
+	} else {
+		p->backend = RL_BACKEND_OFI;
+		p->provider = strdup(field[1]);
+		p->bind_addr = strcmp(field[2], "-") ? strdup(field[2]) : NULL;
+	}
 	p->bytes = bytes;
 	p->iters = (int)iters;
 	p->timeout_s = timeout;
@@ -152,6 +158,12 @@ static int health_check(const char *spec)
 	p.world = env_int("WORLD_SIZE", 1);
 	p.local_world = env_int("LOCAL_WORLD_SIZE", 1);
 	p.node_rank = env_int("NODE_RANK", 0);
+	/* the GPU this rank trains on: its only visible one, else LOCAL_RANK
+	 * (physical id under reset, index under keep) */
+	{
+		const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+		p.device = cvd && *cvd && !strchr(cvd, ',') ? 0 : env_int("LOCAL_RANK", 0);
+	}
 	p.envp = environ;
 	child = fork();
 	if (child < 0)

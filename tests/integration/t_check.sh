@@ -51,6 +51,23 @@ provoke HANG 0 "1 rank never reported: 0" --check-timeout 2
 took=$(elapsed_since "$start")
 less_than "$took" 12 || fail "a hung rank took ${took}s to be named (timeout 2 s per phase)"
 
+# --- the NCCL backend where it cannot run: a clear NO-GO naming the rank ----------
+if [ -e /dev/nvidia0 ]; then
+	echo "note: this machine has a GPU; the no-GPU path of --check nccl is not checked here"
+else
+	mkdir "$T/nccl"
+	OUT="$T/nccl" rl --check nccl -- sh -c "$work" 2>"$T/nccl/err"
+	assert_eq "$?" 78 "--check nccl without a usable GPU"
+	grep -qE "rank [0-2]: backend could not start: (no CUDA device|cannot load the CUDA runtime|cannot load NCCL)" \
+		"$T/nccl/err" || fail "--check nccl without a GPU: reason ($(cat "$T/nccl/err"))"
+	[ -z "$(ls "$T"/nccl/started.* 2>/dev/null)" ] || fail "COMMAND started without a GPU check"
+fi
+OUT="$T/nccl" rl --check nccl --nccl-lib /nonexistent/libnccl.so.2 -- sh -c "$work" 2>"$T/nccl-lib.err"
+assert_eq "$?" 78 "--nccl-lib that does not exist"
+grep -qE "cannot load (NCCL \(/nonexistent/libnccl.so.2\)|the CUDA runtime)" "$T/nccl-lib.err" ||
+	fail "--nccl-lib: reason ($(cat "$T/nccl-lib.err"))"
+assert_no_leftovers "nccl error paths"
+
 # --- --check-only: the report, no COMMAND ---------------------------------------------
 mkdir "$T/only"
 OUT="$T/only" rl "${CHECK[@]}" --check-only -- sh -c "$work" 2>"$T/only/err"
