@@ -457,6 +457,8 @@ static void check_addrs_in(struct rl_coord *c, int node, const struct rl_check_a
 	}
 	if (c->check_naddrs < c->world)
 		return;
+	rl_log("health check: %s backend up on all %zu ranks; running the node and all-ranks phases",
+	       c->p.check.setup.backend, c->world);
 	rl_wbuf_init(&w);
 	rl_wire_put_check_addrs(&w, c->check_addrs, c->world);
 	to_everyone(c, &w);
@@ -872,6 +874,12 @@ static void on_timer(uv_timer_t *t)
 {
 	struct rl_coord *c = t->data;
 	uint64_t now = uv_now(c->p.loop);
+
+	/* at scale the phases take a while: say how far they got, every 10 s */
+	if (c->p.check.enabled && c->phase == PHASE_JOB && !c->check_decided && c->check_results &&
+	    (now - c->started) % 10000 < HOUSEKEEPING_MS && now - c->started >= 10000)
+		rl_log("health check: %zu of %zu ranks connected, %zu reported", c->check_naddrs,
+		       c->world, c->check_nresults);
 
 	for (size_t i = 0; i < c->nm; i++) {
 		struct member *m = c->m[i];

@@ -68,6 +68,14 @@ grep -qE "cannot load (NCCL \(/nonexistent/libnccl.so.2\)|the CUDA runtime)" "$T
 	fail "--nccl-lib: reason ($(cat "$T/nccl-lib.err"))"
 assert_no_leftovers "nccl error paths"
 
+# --- a bandwidth threshold no loopback reaches ------------------------------------------
+mkdir "$T/slow"
+OUT="$T/slow" rl "${CHECK[@]}" --check-min-busbw 100000 -- sh -c "$work" 2>"$T/slow/err"
+assert_eq "$?" 78 "under --check-min-busbw"
+assert_contains "$T/slow/err" "is under --check-min-busbw 100000.000" "names the threshold"
+[ -z "$(ls "$T"/slow/started.* 2>/dev/null)" ] || fail "COMMAND started on a slow fabric"
+assert_no_leftovers "bandwidth threshold"
+
 # --- --check-only: the report, no COMMAND ---------------------------------------------
 mkdir "$T/only"
 OUT="$T/only" rl "${CHECK[@]}" --check-only -- sh -c "$work" 2>"$T/only/err"

@@ -55,10 +55,12 @@ on_node() { # node-number output-file rlaunch-args...
 }
 for i in 2 1; do
 	on_node "$i" "$T/node$i" --rdzv-endpoint "$EP" --nodes 2 --gpus-per-node 2 --master-port 0 \
-		-- "$PY" "$ROOT/examples/allreduce_gloo.py"
+		--check ofi --check-bytes 1048576 -- "$PY" "$ROOT/examples/allreduce_gloo.py"
 done
 wait_agents
 assert_eq "${RCS[*]}" "0 0" "both agents exit 0"
+cat "$T/node1" "$T/node2" > "$T/all"
+assert_contains "$T/all" "health check: GO (2 nodes, 4 ranks)" "the check passed across namespaces first"
 cat "$T/node1" "$T/node2" > "$T/all"
 for r in 0 1 2 3; do
 	assert_contains "$T/all" "[rank$r]:rank $r/4: all_reduce sum 10.0 ok" "rank $r verified the sum"

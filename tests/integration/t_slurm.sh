@@ -61,6 +61,25 @@ for r in 0 1 2 3; do
 done
 assert_no_leftovers "pmix provider"
 
+# --- the health check under srun --mpi=pmix: GO, then a provoked NO-GO -------------
+mkdir "$T/check"
+OUT="$T/check" env -u RLAUNCH_TOKEN RLAUNCH_TEST_MARK="$MARK" srun -N2 --ntasks-per-node=1 \
+	--gpus-per-node=2 --mpi=pmix "$RLAUNCH" --check ofi --check-bytes 262144 \
+	-- sh -c 'touch "$OUT/started.$RANK"' >"$T/check/out" 2>"$T/check/err"
+assert_eq "$?" 0 "check under srun --mpi=pmix"
+assert_contains "$T/check/err" "health check: GO (2 nodes, 4 ranks)" "GO across the simulated nodes"
+assert_contains "$T/check/err" "10.231.7.12" "the table lists n2"
+assert_eq "$(ls "$T"/check/started.* | wc -l)" 4 "COMMAND ran after GO"
+rm -f "$T"/check/started.*
+OUT="$T/check" env -u RLAUNCH_TOKEN RLAUNCH_TEST_CHECK_CORRUPT=2 RLAUNCH_TEST_MARK="$MARK" \
+	srun -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=pmix "$RLAUNCH" --check ofi \
+	--check-bytes 262144 -- sh -c 'touch "$OUT/started.$RANK"' >"$T/check/out2" 2>"$T/check/err2"
+assert_eq "$?" 78 "provoked wrong data under srun"
+grep -E "10\.231\.7\.12 .* rank [23]: wrong data at index" "$T/check/err2" >/dev/null ||
+	fail "the table blames n2 ($(grep 10.231.7.12 "$T/check/err2"))"
+[ -z "$(ls "$T"/check/started.* 2>/dev/null)" ] || fail "COMMAND started after NO-GO under srun"
+assert_no_leftovers "check under srun"
+
 # --- the slurm provider without a token: agents prove through MUNGE they are one user
 mkdir "$T/munge"
 OUT="$T/munge" env -u RLAUNCH_TOKEN RLAUNCH_MUNGE_SOCKET="/tmp/rlaunch-slurm-sim/munge/munge.sock" \
