@@ -71,7 +71,6 @@ static int api_open(struct ofi_api *api, char *err, size_t errlen)
 	return 0;
 teardown:
 	rl_errbuf(err, errlen, "libfabric.so.1 lacks %s", dlerror());
-	dlclose(api->lib);
 	memset(api, 0, sizeof(*api));
 	return -ENOENT;
 }
@@ -399,8 +398,8 @@ void rl_ofi_close(struct rl_ofi *o)
 		fi_close(&o->fabric->fid);
 	if (o->info)
 		o->api.freeinfo(o->info);
-	if (o->api.lib)
-		dlclose(o->api.lib);
+	/* libfabric stays loaded: its providers keep global state (and threads)
+	 * that a dlclose would pull from under them; the process ends soon */
 	free(o->peers);
 	free(o->ctx);
 	free(o->tmp);

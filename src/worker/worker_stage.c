@@ -166,8 +166,10 @@ static int health_check(const char *spec)
 	}
 	p.envp = environ;
 	child = fork();
-	if (child < 0)
-		return RL_EXIT_SYSTEM;
+	if (child < 0) {
+		rc = RL_EXIT_SYSTEM;
+		goto out;
+	}
 	if (child == 0)
 		_exit(rl_check_run(RL_WORKER_CONTROL_FD, &p));
 	/* both phases and the exchange, with room to spare; then it is stuck */
@@ -181,7 +183,7 @@ static int health_check(const char *spec)
 		waited += 0.02;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == RL_CHECK_SAW_NOGO)
-		return RL_EXIT_CHECK_FAILED;
+		goto out;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		/* it may not have said so itself: the coordinator keeps the first word */
 		struct rl_check_result res = { .rank = p.rank, .status = RL_CHECK_COMM_FAILED,
@@ -214,6 +216,10 @@ static int health_check(const char *spec)
 		}
 	}
 	rl_wire_reader_release(&reader);
+out:
+	free((char *)p.provider);
+	free((char *)p.bind_addr);
+	free((char *)p.nccl_lib);
 	return rc;
 }
 
