@@ -50,6 +50,7 @@ struct agent {
 	char master_addr[RL_ADDR_STRLEN];
 	char ifname[64];               /* the job's interface on this node, or "" */
 	const char *check_backend;     /* "ofi", "nccl" */
+	long check_bytes;
 	char check_provider[408];
 	char check_spec[512];          /* the worker stage's check settings, or "" */
 	enum rl_net_preset net;
@@ -553,7 +554,7 @@ static int start_controller(struct agent *a)
 	cp.check.enabled = a->o->check != RL_CHECK_NONE;
 	cp.check.setup.backend = a->check_backend;
 	cp.check.setup.provider = a->check_provider;
-	cp.check.setup.bytes = a->o->check_bytes;
+	cp.check.setup.bytes = a->check_bytes;
 	cp.check.setup.iters = a->o->check_iters;
 	cp.check.setup.min_busbw_gbps = a->o->check_min_busbw;
 	cp.check.timeout_s = a->o->check_timeout_s;
@@ -662,8 +663,9 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		a.check_backend = "nccl";
 		snprintf(a.check_provider, sizeof(a.check_provider), "%s",
 			 o->nccl_lib ? o->nccl_lib : "libnccl.so.2");
+		a.check_bytes = o->check_bytes ? o->check_bytes : 64L << 20;
 		snprintf(a.check_spec, sizeof(a.check_spec), "nccl,%s,-,%ld,%d,%g,%d",
-			 o->nccl_lib ? o->nccl_lib : "-", o->check_bytes, o->check_iters,
+			 o->nccl_lib ? o->nccl_lib : "-", a.check_bytes, o->check_iters,
 			 o->check_timeout_s, o->check_only ? 1 : 0);
 	} else if (o->check != RL_CHECK_NONE) {
 		char bind[RL_ADDR_STRLEN];
@@ -673,8 +675,9 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 		snprintf(a.check_provider, sizeof(a.check_provider), "%s",
 			 o->ofi_provider ? o->ofi_provider : fi && *fi && !strchr(fi, ',') ? fi : "tcp");
 		rl_addr_format(&a.self.addr, bind, sizeof(bind));
+		a.check_bytes = o->check_bytes ? o->check_bytes : 8L << 20;
 		snprintf(a.check_spec, sizeof(a.check_spec), "ofi,%s,%s,%ld,%d,%g,%d", a.check_provider,
-			 bind, o->check_bytes, o->check_iters, o->check_timeout_s, o->check_only ? 1 : 0);
+			 bind, a.check_bytes, o->check_iters, o->check_timeout_s, o->check_only ? 1 : 0);
 	}
 	port = pick_free_port();
 	if (o->master_port == 0 && port < 0) {

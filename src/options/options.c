@@ -74,7 +74,8 @@ const char rl_usage_text[] =
 "  --nccl-lib PATH        the libnccl.so.2 the training will load (default: the\n"
 "                         loader's libnccl.so.2)\n"
 "  --check-only           stop after the check and its report (bring-up testing)\n"
-"  --check-bytes N        bytes per all-reduce (default 8388608)\n"
+"  --check-bytes N        bytes per all-reduce (default 64 MiB for nccl, 8 MiB\n"
+"                         for ofi)\n"
 "  --check-iters N        timed iterations per phase (default 5)\n"
 "  --check-timeout SECONDS  a phase longer than this fails the check (60)\n"
 "  --check-min-busbw GBPS fail a phase whose bus bandwidth is lower\n"
@@ -103,7 +104,7 @@ void rl_options_init(struct rl_options *o)
 	o->node_rank = -1;
 	o->rdzv = RL_RDZV_AUTO;
 	o->check = RL_CHECK_NONE;
-	o->check_bytes = 8L << 20;
+	o->check_bytes = 0; /* by backend: 64 MiB on GPUs, 8 MiB on host buffers */
 	o->check_iters = 5;
 	o->check_timeout_s = 60;
 	o->rdzv_timeout_s = RL_DEFAULT_RDZV_TIMEOUT_S;

@@ -78,6 +78,15 @@ assert_eq "$?" 78 "provoked wrong data under srun"
 grep -E "10\.231\.7\.12 .* rank [23]: wrong data at index" "$T/check/err2" >/dev/null ||
 	fail "the table blames n2 ($(grep 10.231.7.12 "$T/check/err2"))"
 [ -z "$(ls "$T"/check/started.* 2>/dev/null)" ] || fail "COMMAND started after NO-GO under srun"
+for hook in "INIT_FAIL=3:rank 3: backend could not start" "HANG=1:1 rank never reported: 1 (n1)"; do
+	OUT="$T/check" env -u RLAUNCH_TOKEN "RLAUNCH_TEST_CHECK_${hook%%:*}" RLAUNCH_TEST_MARK="$MARK" \
+		srun -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=pmix "$RLAUNCH" --check ofi \
+		--check-bytes 262144 --check-timeout 2 -- sh -c 'touch "$OUT/started.$RANK"' \
+		>"$T/check/out3" 2>"$T/check/err3"
+	assert_eq "$?" 78 "${hook%%=*} under srun"
+	assert_contains "$T/check/err3" "${hook#*:}" "${hook%%=*} under srun: named"
+	[ -z "$(ls "$T"/check/started.* 2>/dev/null)" ] || fail "COMMAND started after ${hook%%=*}"
+done
 assert_no_leftovers "check under srun"
 
 # --- the slurm provider without a token: agents prove through MUNGE they are one user
