@@ -38,6 +38,8 @@ struct rl_peer {
 	bool ended;             /* on_end has run */
 	bool closing;
 	int index;              /* owner's bookkeeping */
+	uint64_t last_rx;       /* uv_now of the last frame received */
+	uint64_t last_tx;       /* uv_now of the last frame sent */
 };
 
 /** uv_tcp_init on loop; the caller then accepts or connects on p->tcp. */
@@ -55,6 +57,12 @@ void rl_peer_trust(struct rl_peer *p, const uint8_t session_key[32], bool server
 int rl_peer_send(struct rl_peer *p, struct rl_wbuf *w);
 /** Close now; queued writes are dropped. No on_end for a close the owner asked for. */
 void rl_peer_close(struct rl_peer *p);
+/**
+ * Call about every RL_HEARTBEAT_MS / 2 during the job: sends a heartbeat
+ * when nothing else went out lately; -ETIMEDOUT when nothing came in for
+ * RL_SILENCE_LIMIT_MS (heartbeats are never passed to on_frame).
+ */
+int rl_peer_keepalive(struct rl_peer *p, uint64_t now);
 /** Close after every queued write has gone out. */
 void rl_peer_finish(struct rl_peer *p);
 

@@ -24,6 +24,10 @@
 #define RL_RUN_ID_MAX 128
 #define RL_REASON_MAX 400
 #define RL_MAX_NODES 65536
+/* A peer silent this long during the job is lost, even if TCP still answers
+ * for it (an agent stopped with SIGSTOP, a hung host whose kernel lives on). */
+#define RL_HEARTBEAT_MS 2000
+#define RL_SILENCE_LIMIT_MS 10000
 #define RL_WIRE_MUNGE_MAX 1000
 
 enum rl_msg_type {
@@ -46,7 +50,8 @@ enum rl_msg_type {
 	RL_MSG_CHECK_RESULTS, /* up    ranks' check results */
 	RL_MSG_CHECK_VERDICT, /* down  u32: 1 GO, 0 NO-GO */
 	RL_MSG_EXEC_FAILED,   /* worker stage -> agent: u32 errno of execvp */
-	RL_MSG_TYPE_MAX = RL_MSG_EXEC_FAILED,
+	RL_MSG_HEARTBEAT,     /* both  u32 0: "still here", during the job */
+	RL_MSG_TYPE_MAX = RL_MSG_HEARTBEAT,
 };
 
 struct rl_wbuf {

@@ -770,6 +770,24 @@ static void on_member_frame(struct rl_peer *p, uint8_t type, const uint8_t *payl
 	}
 }
 
+static void on_member_end(struct rl_peer *p, int reason);
+
+/* Every joined node is heard from during the job, or lost. */
+static void keep_members_alive(struct rl_coord *c, uint64_t now)
+{
+	for (size_t i = 0; i < c->nm; i++) {
+		struct member *m = c->m[i];
+		if (m->local || m->state != M_JOINED || m->peer.closing)
+			continue;
+		if (rl_peer_keepalive(&m->peer, now) < 0) {
+			rl_log("coordinator: node %d (%s) has been silent for %d s",
+			       m->node_rank, m->info.host, RL_SILENCE_LIMIT_MS / 1000);
+			on_member_end(&m->peer, -ETIMEDOUT);
+			rl_peer_close(&m->peer);
+		}
+	}
+}
+
 static void on_member_end(struct rl_peer *p, int reason)
 {
 	struct member *m = p->data;
@@ -884,8 +902,10 @@ static void on_timer(uv_timer_t *t)
 	for (size_t i = 0; i < c->nm; i++) {
 		struct member *m = c->m[i];
 		if (m->state == M_HANDSHAKE && now - m->accepted_at >= HANDSHAKE_TIMEOUT_MS)
-			drop(m, "no authentication within 10 s");
+			drop(m, "no authentication within 3 s");
 	}
+	if (c->phase == PHASE_JOB)
+		keep_members_alive(c, now);
 	if (c->phase == PHASE_RENDEZVOUS &&
 	    now - c->started >= (uint64_t)(c->p.rdzv_timeout_s * 1000)) {
 		char msg[1024];

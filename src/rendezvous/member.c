@@ -58,6 +58,23 @@ static void send_msg(struct rl_member *m, struct rl_wbuf *w)
 
 /* ---- messages from the coordinator --------------------------------------------- */
 
+static void on_end(struct rl_peer *p, int reason);
+
+/* During the job: heartbeats out, and a coordinator that stays silent is lost. */
+static void on_heartbeat(uv_timer_t *t)
+{
+	struct rl_member *m = t->data;
+
+	if (m->phase != PH_JOB || !m->peer_open)
+		return;
+	if (rl_peer_keepalive(&m->peer, uv_now(m->p.loop)) < 0) {
+		rl_log("the coordinator at %s has been silent for %d s", m->p.endpoint_name,
+		       RL_SILENCE_LIMIT_MS / 1000);
+		on_end(&m->peer, -ETIMEDOUT);
+		rl_peer_close(&m->peer);
+	}
+}
+
 static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, size_t n)
 {
 	struct rl_member *m = p->data;
@@ -174,6 +191,7 @@ static void on_frame(struct rl_peer *p, uint8_t type, const uint8_t *payload, si
 		}
 		m->phase = PH_JOB;
 		uv_timer_stop(&m->timer);
+		uv_timer_start(&m->timer, on_heartbeat, RL_HEARTBEAT_MS / 2, RL_HEARTBEAT_MS / 2);
 		m->attempt_running = true;
 		m->p.ops.roster(m->p.ops.ctx, &r, rank);
 		free(r.nodes);

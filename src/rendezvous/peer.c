@@ -88,7 +88,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 				rc = -EBADMSG;
 				break;
 			}
-			p->ops->on_frame(p, type, payload, plen);
+			p->last_rx = uv_now(p->tcp.loop);
+			if (type != RL_MSG_HEARTBEAT)
+				p->ops->on_frame(p, type, payload, plen);
 			rc = 0;
 		} else if (rc == 0) {
 			break;
@@ -136,6 +138,7 @@ int rl_peer_start(struct rl_peer *p)
 	}
 	uv_tcp_nodelay(&p->tcp, 1);
 	keep_alive(p);
+	p->last_rx = p->last_tx = uv_now(p->tcp.loop);
 	return uv_read_start((uv_stream_t *)&p->tcp, on_alloc, on_read);
 }
 
@@ -199,6 +202,7 @@ int rl_peer_send(struct rl_peer *p, struct rl_wbuf *w)
 		return -ENOMEM;
 	}
 	req->data = w->data;
+	p->last_tx = uv_now(p->tcp.loop);
 	buf = uv_buf_init((char *)w->data, (unsigned)w->len);
 	rl_wbuf_init(w);
 	rc = uv_write(&req->req, (uv_stream_t *)&p->tcp, &buf, 1, on_written);
@@ -244,4 +248,20 @@ void rl_peer_finish(struct rl_peer *p)
 		free(req);
 		rl_peer_close(p);
 	}
+}
+
+int rl_peer_keepalive(struct rl_peer *p, uint64_t now)
+{
+	struct rl_wbuf w;
+
+	if (p->closing)
+		return 0;
+	if (now - p->last_rx > RL_SILENCE_LIMIT_MS)
+		return -ETIMEDOUT;
+	if (now - p->last_tx >= RL_HEARTBEAT_MS) {
+		rl_wbuf_init(&w);
+		rl_wire_put_u32(&w, RL_MSG_HEARTBEAT, 0);
+		rl_peer_send(p, &w);
+	}
+	return 0;
 }

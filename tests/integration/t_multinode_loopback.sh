@@ -77,6 +77,28 @@ for victim in 0 1; do
 	assert_no_leftovers "agent $victim killed"
 done
 
+# --- an agent stopped with SIGSTOP (a hang TCP cannot see): silence ends the job ----
+mkdir "$T/stop"
+for a in 127.0.0.1 127.0.0.2; do
+	OUT="$T/stop" agent "$T/stop/agent.$a" "$a" --rdzv-endpoint "$EP" --nodes 2 --grace 2 -- sh -c '
+		touch "$OUT/ready.$RANK"; exec sleep 120'
+	[ "$a" = 127.0.0.1 ] && { wait_listen "$PORT" || die "the coordinator never listened"; }
+done
+wait_files 4 "$T/stop/ready.*" 20 || die "ranks never became ready"
+kill -STOP "${AGENTS[1]}"
+start=$(now)
+wait "${AGENTS[0]}"
+rc=$?
+took=$(elapsed_since "$start")
+assert_eq "$rc" 74 "the coordinator ends the job when a node falls silent"
+assert_contains "$T/stop/agent.127.0.0.1" "has been silent" "says why"
+less_than "$took" 16 || fail "took ${took}s to notice a stopped agent (limit 10 s)"
+kill -CONT "${AGENTS[1]}" # when it wakes up, it finds the job gone and stops its ranks
+wait "${AGENTS[1]}"
+assert_eq "$?" 74 "the stopped agent, woken, ends with 74"
+AGENTS=()
+assert_no_leftovers "agent stopped with SIGSTOP"
+
 # --- a SIGTERM to one agent reaches every rank on every node ---------------------
 mkdir "$T/term"
 for a in 127.0.0.1 127.0.0.2; do
