@@ -191,7 +191,6 @@ void rl_pmix_finalize(void)
 	if (initialised)
 		api.finalize(NULL, 0);
 	initialised = false;
-	if (api.lib)
-		dlclose(api.lib);
-	memset(&api, 0, sizeof(api));
+	/* libpmix stays loaded: it keeps threads and state past finalize, and
+	 * leak reports can then name it */
 }

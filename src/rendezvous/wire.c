@@ -574,6 +574,8 @@ static void drop_consumed(struct rl_wire_reader *r)
 int rl_wire_reader_feed(struct rl_wire_reader *r, const void *data, size_t n)
 {
 	drop_consumed(r);
+	if (n == 0)
+		return 0;
 	if (r->len + n > r->max_frame + 4 + RL_WIRE_READ_SLACK)
 		return -EMSGSIZE;
 	if (reserve(&r->buf, &r->cap, r->len + n) < 0)
