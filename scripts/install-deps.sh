@@ -12,7 +12,7 @@ packages=(
 	python3-torch                        # the real PyTorch client in the tests and the demo job
 	procps iproute2 shellcheck           # tests: ps, namespaces, script lint
 	slurm-wlm munge openmpi-bin          # tests: a simulated Slurm cluster, mpirun
-	clang libclang-rt-14-dev             # tests: libFuzzer, sanitizers
+	clang libclang-rt-14-dev valgrind    # tests: libFuzzer, sanitizers, memcheck
 )
 
 missing=()
