@@ -72,16 +72,22 @@ struct rl_coord {
 
 /* ---- logging strangers, rate-limited ---------------------------------------- */
 
+/* Say how many were not shown, when a window ends (or the job does). */
+static void reject_log_flush(struct rl_coord *c, uint64_t now, bool force)
+{
+	if (!force && now - c->log_window < LOG_WINDOW_MS)
+		return;
+	if (c->suppressed)
+		rl_log("coordinator: %u more rejected connections not shown", c->suppressed);
+	c->log_window = now;
+	c->logged = c->suppressed = 0;
+}
+
 static void reject_log(struct rl_coord *c, const char *who, const char *why)
 {
 	uint64_t now = uv_now(c->p.loop);
 
-	if (now - c->log_window >= LOG_WINDOW_MS) {
-		if (c->suppressed)
-			rl_log("coordinator: %u more rejected connections not shown", c->suppressed);
-		c->log_window = now;
-		c->logged = c->suppressed = 0;
-	}
+	reject_log_flush(c, now, false);
 	if (c->logged++ < LOG_BURST)
 		rl_log("coordinator: dropped connection from %s: %s", who, why);
 	else
@@ -163,6 +169,7 @@ static void broadcast(struct rl_coord *c, const struct rl_wbuf *msg, const struc
 
 static void close_everything(struct rl_coord *c)
 {
+	reject_log_flush(c, uv_now(c->p.loop), true);
 	uv_timer_stop(&c->timer);
 	if (!uv_is_closing((uv_handle_t *)&c->timer)) {
 		uv_close((uv_handle_t *)&c->timer, NULL);
@@ -906,6 +913,8 @@ static void on_timer(uv_timer_t *t)
 	}
 	if (c->phase == PHASE_JOB)
 		keep_members_alive(c, now);
+	if (c->suppressed)
+		reject_log_flush(c, now, false);
 	if (c->phase == PHASE_RENDEZVOUS &&
 	    now - c->started >= (uint64_t)(c->p.rdzv_timeout_s * 1000)) {
 		char msg[1024];
