@@ -25,6 +25,7 @@ struct rl_member_params {
 	struct sockaddr_storage endpoint;
 	char endpoint_name[300];   /* for messages: "host:port" */
 	double rdzv_timeout_s;
+	bool endpoint_busy_here;   /* this host could not bind the endpoint: in use */
 	struct rl_node_info self;
 	struct rl_agent_ops ops;
 };

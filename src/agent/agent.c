@@ -445,11 +445,12 @@ static int resolve(const char *host, int port, struct sockaddr_storage *out, cha
 }
 
 static int start_member(struct agent *a, const struct rl_agent_ops *ops,
-			const struct sockaddr_storage *ep, const char *name)
+			const struct sockaddr_storage *ep, const char *name, bool busy_here)
 {
 	struct rl_member_params mp = {
 		.loop = a->loop, .secret = &a->secret, .endpoint = *ep,
 		.rdzv_timeout_s = a->o->rdzv_timeout_s, .self = a->self, .ops = *ops,
+		.endpoint_busy_here = busy_here,
 	};
 
 	snprintf(mp.endpoint_name, sizeof(mp.endpoint_name), "%s", name);
@@ -536,7 +537,7 @@ static int start_pmix(struct agent *a, struct rl_coord_params *cp)
 		rl_log("%s", err);
 		return RL_EXIT_RENDEZVOUS;
 	}
-	return start_member(a, &cp->ops, &ep, name);
+	return start_member(a, &cp->ops, &ep, name, false);
 }
 
 static int start_controller(struct agent *a)
@@ -593,6 +594,7 @@ static int start_controller(struct agent *a)
 		rl_log("%s", err);
 		return RL_EXIT_RENDEZVOUS;
 	}
+	rc = 0;
 	if (a->boot.try_serve) {
 		cp.listen_addr = (const struct sockaddr *)&ep;
 		rc = rl_coord_start(&a->coord, &cp);
@@ -607,7 +609,7 @@ static int start_controller(struct agent *a)
 	{
 		char name[300];
 		snprintf(name, sizeof(name), "%s:%d", a->boot.host, a->boot.port);
-		return start_member(a, &ops, &ep, name);
+		return start_member(a, &ops, &ep, name, rc == UV_EADDRINUSE);
 	}
 started:
 	if (rc < 0)

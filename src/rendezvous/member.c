@@ -331,8 +331,11 @@ static void on_connect(uv_connect_t *req, int status)
 		rl_peer_close(&m->peer); /* on_closed: phase is CONNECTING, the timer retries */
 		uint64_t waited = uv_now(m->p.loop) - m->started;
 		if (waited >= (uint64_t)(m->p.rdzv_timeout_s * 1000)) {
-			rl_log("cannot reach the coordinator at %s within %.0f s: %s", m->p.endpoint_name,
-			       m->p.rdzv_timeout_s, uv_strerror(status));
+			rl_log("cannot reach the coordinator at %s within %.0f s: %s%s", m->p.endpoint_name,
+			       m->p.rdzv_timeout_s, uv_strerror(status),
+			       m->p.endpoint_busy_here && status == UV_ECONNREFUSED
+				       ? " (the port is taken on this host, yet nothing listens on it: "
+					 "another program holds it; pick another port)" : "");
 			finish(m, RL_EXIT_RENDEZVOUS);
 			return;
 		}

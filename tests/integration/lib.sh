@@ -74,7 +74,7 @@ rl_bg() {
 # A TCP port for this test's rendezvous (tests run one at a time; a clash
 # with something else on the machine is unlikely and fails loudly).
 free_port() {
-	echo $((20000 + (RANDOM % 20000)))
+	echo $((20000 + (RANDOM % 12000))) # below the ephemeral range (32768-)
 }
 
 # agent OUTFILE ADDR ARGS...: one rlaunch agent on 127.0.0.x in the
