@@ -38,6 +38,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# a test stopped from outside (ctest's timeout, Ctrl-C) still cleans up
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 fail() {
 	echo "FAIL: $*" >&2
