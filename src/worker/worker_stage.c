@@ -146,7 +146,7 @@ static int health_check(const char *spec)
 	struct rl_check_params p = { 0 };
 	struct rl_wire_reader reader;
 	bool only = false;
-	pid_t child;
+	pid_t child, parent;
 	int status, rc = RL_EXIT_CHECK_FAILED;
 	double waited = 0;
 
@@ -165,13 +165,19 @@ static int health_check(const char *spec)
 		p.device = cvd && *cvd && !strchr(cvd, ',') ? 0 : env_int("LOCAL_RANK", 0);
 	}
 	p.envp = environ;
+	parent = getpid();
 	child = fork();
 	if (child < 0) {
 		rc = RL_EXIT_SYSTEM;
 		goto out;
 	}
-	if (child == 0)
+	if (child == 0) {
+		/* the check dies with its worker stage (which dies with the agent),
+		 * so a killed agent leaves no check spinning on a dead ring */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(RL_EXIT_SYSTEM);
 		_exit(rl_check_run(RL_WORKER_CONTROL_FD, &p));
+	}
 	/* both phases and the exchange, with room to spare; then it is stuck */
 	while (waitpid(child, &status, WNOHANG) == 0) {
 		if (waited > 2 * p.timeout_s + 30) {
