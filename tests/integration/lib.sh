@@ -112,6 +112,50 @@ wait_agents() {
 	AGENTS=()
 }
 
+# netns_nodes N: N "nodes" as network namespaces on a bridge of their own,
+# node i at $NET.(10+i) on its eth0; names unique to this run. Sets NS (the
+# namespace names), BR, NET and NODE_LINKS (the bridge side of each node's
+# veth, to cut a node off), and takes everything down at exit.
+NS=()
+NODE_LINKS=()
+# shellcheck disable=SC2317 # run from the EXIT trap
+teardown_netns_nodes() {
+	local ns
+	for ns in "${NS[@]}"; do
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
+	done
+	# a namespace lives on while sockets of its own still retransmit (a cut
+	# link): delete each veth from this side, which removes both of its ends
+	for ns in "${NODE_LINKS[@]}"; do
+		ip link del "$ns" 2>/dev/null
+	done
+	[ -n "${BR:-}" ] && ip link del "$BR" 2>/dev/null
+	return 0
+}
+netns_nodes() {
+	local n=$1 i ns tag
+	tag=$(printf '%04x' $((RANDOM % 65536)))
+	BR="rlb$tag"
+	NET="10.232.$((RANDOM % 200 + 20))"
+	EXTRA_CLEANUP=teardown_netns_nodes
+	ip link add "$BR" type bridge || die "cannot create a bridge"
+	ip link set "$BR" up
+	for i in $(seq "$n"); do
+		ns="rln$tag-$i"
+		NS+=("$ns")
+		ip netns add "$ns"
+		ip link add "rlv$tag$i" type veth peer name "rlp$tag$i"
+		ip link set "rlp$tag$i" netns "$ns"
+		ip link set "rlv$tag$i" master "$BR" up
+		NODE_LINKS+=("rlv$tag$i")
+		ip -n "$ns" link set lo up
+		ip -n "$ns" link set "rlp$tag$i" name eth0
+		ip -n "$ns" addr add "$NET.$((10 + i))/24" dev eth0
+		ip -n "$ns" link set eth0 up
+	done
+}
+
 now() { date +%s.%N; }
 elapsed_since() { awk -v a="$(now)" -v b="$1" 'BEGIN { printf "%.3f", a - b }'; }
 # less_than A B: A < B for decimals

@@ -96,34 +96,7 @@ done
 
 # --- a node's link goes down while the job runs (network namespaces) ---------------
 if [ "$(id -u)" = 0 ]; then
-	tag=$(printf '%04x' $((RANDOM % 65536)))
-	BR="rlfb$tag"
-	NET="10.233.$((RANDOM % 200 + 20))"
-	NS=()
-	# shellcheck disable=SC2317 # run from the EXIT trap
-	teardown_net() {
-		local ns
-		for ns in "${NS[@]}"; do
-			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-			ip netns del "$ns" 2>/dev/null
-		done
-		ip link del "$BR" 2>/dev/null
-		return 0
-	}
-	EXTRA_CLEANUP=teardown_net
-	ip link add "$BR" type bridge && ip link set "$BR" up
-	for n in 1 2; do
-		ns="rlft$tag-$n"
-		NS+=("$ns")
-		ip netns add "$ns"
-		ip link add "rlfv$tag$n" type veth peer name "rlfp$tag$n"
-		ip link set "rlfp$tag$n" netns "$ns"
-		ip link set "rlfv$tag$n" master "$BR" up
-		ip -n "$ns" link set lo up
-		ip -n "$ns" link set "rlfp$tag$n" name eth0
-		ip -n "$ns" addr add "$NET.$((10 + n))/24" dev eth0
-		ip -n "$ns" link set eth0 up
-	done
+	netns_nodes 2
 	mkdir "$T/link"
 	EP="$NET.11:$(free_port)"
 	for n in 1 2; do
@@ -132,7 +105,7 @@ if [ "$(id -u)" = 0 ]; then
 		AGENTS+=($!)
 	done
 	wait_files 4 "$T/link/ready.*" 20 || die "ranks never became ready across namespaces"
-	ip link set "rlfv${tag}2" down # node 2 falls off the network
+	ip link set "${NODE_LINKS[1]}" down # node 2 falls off the network
 	start=$(now)
 	wait_agents
 	took=$(elapsed_since "$start")

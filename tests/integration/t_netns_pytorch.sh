@@ -10,37 +10,7 @@ PY=/usr/bin/python3
 "$PY" -c 'import torch.distributed' 2>/dev/null || { echo "SKIP: $PY cannot import torch"; exit 77; }
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 
-# names unique to this test run, so parallel runs and other tests never clash
-tag=$(printf '%04x' $((RANDOM % 65536)))
-BR="rlnb$tag"
-NET="10.232.$((RANDOM % 200 + 20))"
-NS=()
-# shellcheck disable=SC2317 # run from the EXIT trap
-teardown_net() {
-	local ns
-	for ns in "${NS[@]}"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
-	ip link del "$BR" 2>/dev/null
-	return 0
-}
-EXTRA_CLEANUP=teardown_net
-
-ip link add "$BR" type bridge || die "cannot create a bridge"
-ip link set "$BR" up
-for i in 1 2; do
-	ns="rlnt$tag-$i"
-	NS+=("$ns")
-	ip netns add "$ns"
-	ip link add "rlv$tag$i" type veth peer name "rlp$tag$i"
-	ip link set "rlp$tag$i" netns "$ns"
-	ip link set "rlv$tag$i" master "$BR" up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "rlp$tag$i" name eth0
-	ip -n "$ns" addr add "$NET.$((10 + i))/24" dev eth0
-	ip -n "$ns" link set eth0 up
-done
+netns_nodes 2
 
 export RLAUNCH_TOKEN="netns-$RANDOM$RANDOM"
 EP="$NET.11:$(free_port)"
