@@ -14,6 +14,12 @@
 #include "rlaunch/parse.h"
 #include "rlaunch/strv.h"
 
+/* Collective tags: a phase bit above every iteration number (iterations
+ * are at most 100000 < 2^20), so the phases can never be mistaken for
+ * each other by a rank that is still one phase behind. */
+#define RL_TAG_NODE_PHASE (1u << 20)
+#define RL_TAG_ALL_PHASE (2u << 20)
+
 int rl_ctl_send(int fd, struct rl_wbuf *w)
 {
 	size_t off = 0;
@@ -71,10 +77,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Small values, so that sums stay exact in float for any job size
+ * (7 * 8 * ranks < 2^24 up to about 300k ranks). */
+static int weight(int rank)
+{
+	return rank % 8 + 1;
+}
+
 static void fill(float *buf, size_t count, int rank)
 {
 	for (size_t i = 0; i < count; i++)
-		buf[i] = (float)((rank + 1) * (int)(i % 7 + 1));
+		buf[i] = (float)(weight(rank) * (int)(i % 7 + 1));
 }
 
 /* The two backends behind one call: sum buf over this node's ranks
@@ -114,7 +127,7 @@ static int phase(struct backend *b, const struct rl_check_params *p, bool node, 
 	char err[256];
 
 	for (int g = 0; g < n; g++)
-		sum += first + g + 1;
+		sum += weight(first + g);
 	for (int it = 0; it <= p->iters; it++) { /* iteration 0 is the warm-up */
 		double secs = 0;
 		int rc;
@@ -256,20 +269,23 @@ int rl_check_run(int ctl, const struct rl_check_params *p)
 	}
 	/* phase 1: this node's ranks (STRICT_PACK: consecutive ranks) */
 	if (p->local_world > 1)
-		res.status = (uint32_t)phase(&b, p, true, buf, count, 0x1000, &res.node_busbw_kbps, &res);
+		res.status = (uint32_t)phase(&b, p, true, buf, count, RL_TAG_NODE_PHASE,
+					     &res.node_busbw_kbps, &res);
 	if (res.status == RL_CHECK_OK && hook(p, "RLAUNCH_TEST_CHECK_HANG"))
 		for (;;)
 			pause();
 	/* phase 2: every rank */
 	if (res.status == RL_CHECK_OK && p->world > 1)
-		res.status = (uint32_t)phase(&b, p, false, buf, count, 0x2000, &res.all_busbw_kbps, &res);
+		res.status = (uint32_t)phase(&b, p, false, buf, count, RL_TAG_ALL_PHASE,
+					     &res.all_busbw_kbps, &res);
 	report(ctl, &res);
 out:
+	/* endpoints first: after a failed step, operations on buf may still be posted */
+	rl_ofi_close(b.ofi);
+	rl_nccl_close(b.nccl);
 	free(buf);
 	free(b.group);
 	free(table);
-	rl_ofi_close(b.ofi);
-	rl_nccl_close(b.nccl);
 	rl_wire_reader_release(&reader);
 	return status;
 }

@@ -317,6 +317,12 @@ int rl_ofi_allreduce(struct rl_ofi *o, const int *group, int ngroup, int me, flo
 
 	if (ngroup <= 1)
 		return 0;
+	/* tag layout: collective tag (bits 40-63, at most 2^24), all-gather (39),
+	 * ring step (20-38), segment (0-19) */
+	if (ngroup > (1 << 19) || tag >= (1u << 24)) {
+		rl_errbuf(err, errlen, "all-reduce: %d ranks or tag %u beyond the tag layout", ngroup, tag);
+		return -EINVAL;
+	}
 	if (me < 0 || me >= ngroup || group[me] >= o->npeers) {
 		rl_errbuf(err, errlen, "all-reduce: this rank is not in the group");
 		return -EINVAL;
@@ -349,7 +355,7 @@ int rl_ofi_allreduce(struct rl_ofi *o, const int *group, int ngroup, int me, flo
 		size_t soff = (size_t)sc * chunk, roff = (size_t)rcv * chunk;
 		size_t slen = soff < count ? (count - soff < chunk ? count - soff : chunk) : 0;
 		size_t rlen = roff < count ? (count - roff < chunk ? count - roff : chunk) : 0;
-		uint64_t t = ((uint64_t)tag << 32) | ((uint64_t)s << 20);
+		uint64_t t = ((uint64_t)tag << 40) | ((uint64_t)s << 20);
 		char step[64];
 
 		snprintf(step, sizeof(step), "reduce-scatter step %d of %d", s + 1, ngroup - 1);
@@ -365,7 +371,7 @@ int rl_ofi_allreduce(struct rl_ofi *o, const int *group, int ngroup, int me, flo
 		size_t soff = (size_t)sc * chunk, roff = (size_t)rcv * chunk;
 		size_t slen = soff < count ? (count - soff < chunk ? count - soff : chunk) : 0;
 		size_t rlen = roff < count ? (count - roff < chunk ? count - roff : chunk) : 0;
-		uint64_t t = ((uint64_t)tag << 32) | (1ull << 31) | ((uint64_t)s << 20);
+		uint64_t t = ((uint64_t)tag << 40) | (1ull << 39) | ((uint64_t)s << 20);
 		char step[64];
 
 		snprintf(step, sizeof(step), "all-gather step %d of %d", s + 1, ngroup - 1);
