@@ -6,8 +6,13 @@
 
 # rank 1 fails in attempts 0 and 1, succeeds in attempt 2
 CUDA_VISIBLE_DEVICES=0,1 OUT="$T" rl --max-restarts 3 --grace 2 -- sh -c '
-	echo "$RANK" >> "$OUT/attempt.$TORCHELASTIC_RESTART_COUNT"
-	if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then exit 7; fi
+	f="$OUT/attempt.$TORCHELASTIC_RESTART_COUNT"
+	echo "$RANK" >> "$f"
+	if [ "$RANK" = 1 ] && [ "$TORCHELASTIC_RESTART_COUNT" -lt 2 ]; then
+		# fail only once rank 0 has signed in, or it may be stopped before it does
+		i=0; while [ "$(wc -l < "$f")" -lt 2 ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+		exit 7
+	fi
 	[ "$RANK" = 1 ] || sleep 0.5' 2>"$T/err"
 assert_eq "$?" 0 "success after two restarts"
 for a in 0 1 2; do
