@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rlaunch/dlopen_first.h"
 #include "rlaunch/log.h"
 #include "rlaunch/wire.h"
 
@@ -36,8 +37,7 @@ static int api_open(char *err, size_t errlen)
 	static const char *const sonames[] = { "libpmix.so.2", "libpmix.so" };
 
 	memset(&api, 0, sizeof(api));
-	for (size_t i = 0; i < sizeof(sonames) / sizeof(sonames[0]) && !api.lib; i++)
-		api.lib = dlopen(sonames[i], RTLD_NOW | RTLD_GLOBAL);
+	api.lib = rl_dlopen_first(sonames, sizeof(sonames) / sizeof(sonames[0]), RTLD_NOW | RTLD_GLOBAL);
 	if (!api.lib) {
 		rl_errbuf(err, errlen, "--rdzv pmix: cannot load libpmix.so.2 (%s); install PMIx "
 			  "(Debian: libpmix2) or use --rdzv slurm / tcp", dlerror());

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rlaunch/dlopen_first.h"
 #include "rlaunch/log.h"
 
 /* The ABI rlaunch uses, declared here so that building needs no CUDA: these
@@ -62,14 +63,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void *open_first(const char *const *names, size_t n)
-{
-	void *h = NULL;
-	for (size_t i = 0; i < n && !h; i++)
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-	return h;
-}
-
 #define LOAD(api, field, name) \
 	if (!(*(void **)&(api)->field = dlsym((api)->lib, name))) goto missing
 
@@ -77,7 +70,7 @@ static int load_cuda(struct cuda_api *c, char *err, size_t errlen)
 {
 	static const char *const names[] = { "libcudart.so.13", "libcudart.so.12", "libcudart.so" };
 
-	c->lib = open_first(names, sizeof(names) / sizeof(names[0]));
+	c->lib = rl_dlopen_first(names, sizeof(names) / sizeof(names[0]), RTLD_NOW | RTLD_LOCAL);
 	if (!c->lib) {
 		rl_errbuf(err, errlen, "cannot load the CUDA runtime (libcudart.so.13/.12): %s", dlerror());
 		return -ENOENT;
@@ -102,7 +95,8 @@ static int load_nccl(struct nccl_api *n, const char *path, char *err, size_t err
 {
 	static const char *const names[] = { "libnccl.so.2", "libnccl.so" };
 
-	n->lib = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : open_first(names, 2);
+	n->lib = path ? dlopen(path, RTLD_NOW | RTLD_LOCAL)
+		      : rl_dlopen_first(names, 2, RTLD_NOW | RTLD_LOCAL);
 	if (!n->lib) {
 		rl_errbuf(err, errlen, "cannot load NCCL (%s): %s", path ? path : "libnccl.so.2",
 			  dlerror());

@@ -1,5 +1,7 @@
 #include "rlaunch/nvml.h"
 
+#include "rlaunch/dlopen_first.h"
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -24,8 +26,7 @@ static int nvml_open(struct nvml_api *api)
 	static const char *const sonames[] = { "libnvidia-ml.so.1", "libnvidia-ml.so" };
 
 	memset(api, 0, sizeof(*api));
-	for (size_t i = 0; i < sizeof(sonames) / sizeof(sonames[0]) && !api->lib; i++)
-		api->lib = dlopen(sonames[i], RTLD_NOW | RTLD_LOCAL);
+	api->lib = rl_dlopen_first(sonames, sizeof(sonames) / sizeof(sonames[0]), RTLD_NOW | RTLD_LOCAL);
 	if (!api->lib)
 		return -ENOENT;
 #define LOAD(field, name) \
