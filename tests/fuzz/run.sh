@@ -17,7 +17,7 @@ declare -A sources=(
 	[wire]="src/rendezvous/wire.c"
 	[hostlist]="src/bootstrap/hostlist.c"
 	[options]="src/options/options.c"
-	[env]="src/plan/cuda_devices.c src/bootstrap/node_addr.c src/bootstrap/bootstrap.c src/bootstrap/hostlist.c src/bootstrap/node_gpus.c src/common/nvml.c"
+	[env]="src/plan/cuda_devices.c src/bootstrap/node_addr.c src/bootstrap/bootstrap.c src/bootstrap/hostlist.c src/bootstrap/node_gpus.c src/common/nvml.c src/common/dlopen_first.c"
 )
 mkdir -p "$out/build"
 status=0
