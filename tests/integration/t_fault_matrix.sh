@@ -1,11 +1,13 @@
 #!/bin/bash
 # Fault injection across two agents on loopback: in each stage (rendezvous,
 # health check, running) kill a rank, kill an agent with SIGKILL, stop one
-# with SIGSTOP; and drop a node's link between two network namespaces while
-# the job runs. Each time: the job ends within its documented bound
+# with SIGSTOP; and in each stage drop a node's link between two network
+# namespaces. Each time: the whole job ends within its documented bound
 # (docs/failures.md), with the documented status, a message naming the
-# node, and nothing left in the process table.
+# node, and nothing left in the process table. Faults in the bootstrap stage
+# (before any rendezvous) need srun and live in t_slurm_faults.sh.
 #   RLAUNCH_SOAK_ITERATIONS=100 tests/integration/t_fault_matrix.sh   (soak)
+# prints one line per fault and a min / median / max summary per case.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -32,16 +34,24 @@ member_rank_pid() {
 	pgrep -P "${AGENTS[1]}" | head -1
 }
 
+# record WHAT SECONDS BOUND STATUSES: one line per injected fault, summed up
+# at the end (the soak's figures)
+record() {
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$T/times"
+	echo "fault: $1: ended in $2 s (bound $3 s), statuses $4"
+}
+
 # expect DIR WHAT BOUND COORD_STATUS MEMBER_STATUS TEXT
 expect() {
 	local dir=$1 what=$2 bound=$3 want0=$4 want1=$5 text=$6 took
 	wait "${AGENTS[0]}"
 	local rc0=$?
-	took=$(elapsed_since "$start")
-	kill -CONT "${AGENTS[1]}" 2>/dev/null
+	kill -CONT "${AGENTS[1]}" 2>/dev/null # a stopped member wakes once the job is over
 	wait "${AGENTS[1]}"
 	local rc1=$?
+	took=$(elapsed_since "$start") # until the last agent of the job is gone
 	AGENTS=()
+	record "$what" "$took" "$bound" "$rc0 $rc1"
 	assert_eq "$rc0 $rc1" "$want0 $want1" "$what: statuses (coordinator, member)"
 	less_than "$took" "$bound" || fail "$what: took ${took}s, bound ${bound}s"
 	cat "$dir"/agent.* >"$dir/all"
@@ -49,6 +59,34 @@ expect() {
 	sleep 0.3 # a SIGKILLed agent's ranks get their parent-death signal
 	assert_no_leftovers "$what"
 }
+
+# start_ns_pair DIR NODES ARGS...: the same pair, the coordinator in
+# namespace node 1, the member in node 2, the member's link up
+start_ns_pair() {
+	local dir=$1 nodes=$2 n ep
+	shift 2
+	mkdir -p "$dir"
+	ip link set "${NODE_LINKS[1]}" up
+	ep="$NET.11:$(free_port)"
+	for n in 1 2; do
+		OUT="$dir" env RLAUNCH_TEST_MARK="$MARK" nsenter --net="/run/netns/${NS[$((n - 1))]}" \
+			"$RLAUNCH" --rdzv-endpoint "$ep" --nodes "$nodes" --grace 2 "$@" -- sh -c "$hold" \
+			>"$dir/agent.$n" 2>&1 &
+		AGENTS+=($!)
+		[ "$n" = 1 ] && sleep 0.2 # the coordinator listens first
+	done
+}
+cut_member_link() {
+	ip link set "${NODE_LINKS[1]}" down
+}
+
+LINKS=no
+if [ "$(id -u)" = 0 ]; then
+	netns_nodes 2
+	LINKS=yes
+else
+	echo "note: not root: the link-down cases need network namespaces and were not run"
+fi
 
 for i in $(seq "$ITER"); do
 	d="$T/$i"
@@ -92,29 +130,28 @@ for i in $(seq "$ITER"); do
 		stop) expect "$d/run-stop" "running, agent SIGSTOP" 15 74 74 "has been silent" ;;
 		esac
 	done
+
+	# --- a node's link goes down (network namespaces), in each stage ----------------
+	[ "$LINKS" = yes ] || continue
+	start_ns_pair "$d/link-rdzv" 3 --rdzv-timeout 3
+	sleep 0.8; cut_member_link; start=$(now)
+	expect "$d/link-rdzv" "rendezvous, link down" 9 75 75 "agents joined" # member: --rdzv-timeout + 5 s
+	start_ns_pair "$d/link-check" 2 "${check[@]}"
+	wait_files 1 "$d/link-check/none" 1.5
+	cut_member_link; start=$(now)
+	expect "$d/link-check" "check, link down" 16 74 74 "has been silent"
+	start_ns_pair "$d/link-run" 2
+	wait_files 4 "$d/link-run/ready.*" 20 || die "ranks never became ready across namespaces"
+	cut_member_link; start=$(now)
+	expect "$d/link-run" "running, link down" 16 74 74 "has been silent"
 done
 
-# --- a node's link goes down while the job runs (network namespaces) ---------------
-if [ "$(id -u)" = 0 ]; then
-	netns_nodes 2
-	mkdir "$T/link"
-	EP="$NET.11:$(free_port)"
-	for n in 1 2; do
-		OUT="$T/link" env RLAUNCH_TEST_MARK="$MARK" nsenter --net="/run/netns/${NS[$((n - 1))]}" \
-			"$RLAUNCH" --rdzv-endpoint "$EP" --nodes 2 --grace 2 -- sh -c "$hold" >"$T/link/agent.$n" 2>&1 &
-		AGENTS+=($!)
-	done
-	wait_files 4 "$T/link/ready.*" 20 || die "ranks never became ready across namespaces"
-	ip link set "${NODE_LINKS[1]}" down # node 2 falls off the network
-	start=$(now)
-	wait_agents
-	took=$(elapsed_since "$start")
-	assert_eq "${RCS[*]}" "74 74" "link down: both sides end with 74"
-	less_than "$took" 16 || fail "link down: took ${took}s (bound: 10 s of silence + grace)"
-	cat "$T"/link/agent.* >"$T/link/all"
-	assert_contains "$T/link/all" "has been silent" "link down: message"
-	assert_no_leftovers "link down"
-else
-	echo "note: not root: the link-down case needs network namespaces and was not run"
-fi
+# per fault: how many times, reaction time min / median / max, statuses seen
+echo "summary over $ITER iteration(s):"
+sort -t "$(printf '\t')" -k1,1 -k2,2n "$T/times" | awk -F '\t' '
+	function flush() { if (n) printf "  %-28s n=%-4d min %6.2f s  median %6.2f s  max %6.2f s  bound %s s  statuses %s\n",
+		key, n, v[1], v[int((n + 1) / 2)], v[n], bound, st }
+	$1 != key { flush(); key = $1; n = 0; st = "" }
+	{ v[++n] = $2; bound = $3; if (index(st, "[" $4 "]") == 0) st = st "[" $4 "]" }
+	END { flush() }'
 pass
