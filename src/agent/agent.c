@@ -493,7 +493,7 @@ static int start_pmix(struct agent *a, struct rl_coord_params *cp)
 		rl_log("cannot open the coordinator's socket: %s", strerror(-fd));
 		return RL_EXIT_SYSTEM;
 	}
-	if (rl_pmix_exchange(&a->self, &a->secret, &res, err, sizeof(err)) < 0) {
+	if (rl_pmix_exchange(&a->self, &a->secret, a->o->rdzv_timeout_s, &res, err, sizeof(err)) < 0) {
 		rl_log("%s", err);
 		close(fd);
 		free(res.nodes);

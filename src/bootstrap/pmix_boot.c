@@ -3,9 +3,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pmix.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rlaunch/dlopen_first.h"
 #include "rlaunch/log.h"
@@ -22,7 +25,8 @@ struct pmix_api {
 	pmix_status_t (*finalize)(const pmix_info_t[], size_t);
 	pmix_status_t (*put)(pmix_scope_t, const char[], pmix_value_t *);
 	pmix_status_t (*commit)(void);
-	pmix_status_t (*fence)(const pmix_proc_t[], size_t, const pmix_info_t[], size_t);
+	pmix_status_t (*fence_nb)(const pmix_proc_t[], size_t, const pmix_info_t[], size_t,
+				  pmix_op_cbfunc_t, void *);
 	pmix_status_t (*get)(const pmix_proc_t *, const char[], const pmix_info_t[], size_t,
 			     pmix_value_t **);
 	const char *(*error_string)(pmix_status_t);
@@ -31,6 +35,17 @@ struct pmix_api {
 
 static struct pmix_api api;
 static bool initialised;
+/* a fence left behind by a timeout: PMIx_Finalize would wait on it */
+static bool fence_abandoned;
+
+/* The fence's completion, signalled from PMIx's progress thread. Static, so
+ * that a callback arriving after a timeout still finds it. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t done_cv;
+	bool done;
+	pmix_status_t status;
+} fence = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static int api_open(char *err, size_t errlen)
 {
@@ -49,7 +64,7 @@ static int api_open(char *err, size_t errlen)
 	LOAD(finalize, "PMIx_Finalize");
 	LOAD(put, "PMIx_Put");
 	LOAD(commit, "PMIx_Commit");
-	LOAD(fence, "PMIx_Fence");
+	LOAD(fence_nb, "PMIx_Fence_nb");
 	LOAD(get, "PMIx_Get");
 	LOAD(error_string, "PMIx_Error_string");
 	LOAD(value_destruct, "PMIx_Value_destruct");
@@ -98,12 +113,87 @@ static int put_node(const struct rl_node_info *self, char *err, size_t errlen)
 	return rc == PMIX_SUCCESS ? 0 : failed("PMIx_Put", rc, err, errlen);
 }
 
-int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret,
+static void fence_done(pmix_status_t status, void *cbdata)
+{
+	(void)cbdata;
+	pthread_mutex_lock(&fence.lock);
+	fence.status = status;
+	fence.done = true;
+	pthread_cond_signal(&fence.done_cv);
+	pthread_mutex_unlock(&fence.lock);
+}
+
+/* Test hook: RLAUNCH_TEST_PMIX_FENCE_DELAY=RANK:SECONDS makes that PMIx rank
+ * pause before the fence, so that tests can hit an agent in this stage. */
+static void test_fence_delay(pmix_rank_t rank)
+{
+	const char *v = getenv("RLAUNCH_TEST_PMIX_FENCE_DELAY");
+	unsigned r, sec;
+
+	if (v && sscanf(v, "%u:%u", &r, &sec) == 2 && r == rank) {
+		rl_log("test hook: PMIx rank %u pauses %u s before the fence", r, sec);
+		sleep(sec);
+	}
+}
+
+/* PMIx_Fence with data collection, bounded: a peer that died, hangs or lost
+ * its network before reaching the fence would otherwise block this agent for
+ * as long as the resource manager's own collective timeout (Slurm: 300 s). */
+static int fence_bounded(const pmix_proc_t *me, double timeout_s, char *err, size_t errlen)
+{
+	pmix_info_t collect;
+	pmix_status_t rc;
+	struct timespec deadline;
+	pthread_condattr_t attr;
+	int wait_rc = 0;
+
+	memset(&collect, 0, sizeof(collect));
+	snprintf(collect.key, sizeof(collect.key), "%s", PMIX_COLLECT_DATA);
+	collect.value.type = PMIX_BOOL;
+	collect.value.data.flag = true;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&fence.done_cv, &attr);
+	pthread_condattr_destroy(&attr);
+	fence.done = false;
+
+	test_fence_delay(me->rank);
+	rc = api.fence_nb(NULL, 0, &collect, 1, fence_done, NULL);
+	if (rc != PMIX_SUCCESS)
+		return failed("PMIx_Fence", rc, err, errlen);
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)timeout_s;
+	deadline.tv_nsec += (long)((timeout_s - (double)(time_t)timeout_s) * 1e9);
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fence.lock);
+	while (!fence.done && wait_rc != ETIMEDOUT)
+		wait_rc = pthread_cond_timedwait(&fence.done_cv, &fence.lock, &deadline);
+	rc = fence.status;
+	bool done = fence.done;
+	pthread_mutex_unlock(&fence.lock);
+	if (!done) {
+		fence_abandoned = true;
+		rl_errbuf(err, errlen,
+			  "--rdzv pmix: the PMIx fence of job %s did not complete within %.0f s "
+			  "(--rdzv-timeout): an agent of this step died, hangs or cannot reach "
+			  "its peers before it (this is PMIx rank %u of the step; srun's own "
+			  "messages name the task)",
+			  me->nspace, timeout_s, (unsigned)me->rank);
+		return -ETIMEDOUT;
+	}
+	return rc == PMIX_SUCCESS ? 0 : failed("PMIx_Fence", rc, err, errlen);
+}
+
+int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret, double timeout_s,
 		     struct rl_pmix_result *out, char *err, size_t errlen)
 {
 	pmix_proc_t me, who;
 	pmix_value_t *val = NULL, v;
-	pmix_info_t collect;
 	pmix_status_t rc;
 	int ret;
 
@@ -144,13 +234,8 @@ int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret,
 	if (rc != PMIX_SUCCESS)
 		return failed("PMIx_Commit", rc, err, errlen);
 
-	memset(&collect, 0, sizeof(collect));
-	snprintf(collect.key, sizeof(collect.key), "%s", PMIX_COLLECT_DATA);
-	collect.value.type = PMIX_BOOL;
-	collect.value.data.flag = true;
-	rc = api.fence(NULL, 0, &collect, 1);
-	if (rc != PMIX_SUCCESS)
-		return failed("PMIx_Fence", rc, err, errlen);
+	if ((ret = fence_bounded(&me, timeout_s, err, errlen)) < 0)
+		return ret;
 
 	out->nodes = calloc(out->count, sizeof(*out->nodes));
 	if (!out->nodes)
@@ -188,7 +273,7 @@ int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret,
 
 void rl_pmix_finalize(void)
 {
-	if (initialised)
+	if (initialised && !fence_abandoned)
 		api.finalize(NULL, 0);
 	initialised = false;
 	/* libpmix stays loaded: it keeps threads and state past finalize, and

@@ -197,3 +197,32 @@ wait_files() {
 	done
 	return 1
 }
+
+# sim_cluster_up NODES CPUS GPUS: bring up the simulated Slurm cluster
+# (tests/cluster/slurm-sim.sh) and export its client environment. One
+# simulated cluster at a time on this machine: when another test has it up,
+# wait (up to 60 s) for it to go down. Sets SIM (the script) and SIM_DOWN, a
+# command for EXTRA_CLEANUP that takes the cluster down only while it is
+# still the one this test started (sim_is_ours). Skips (77) without root or
+# Slurm.
+SIM_PIDFILE=${SIM_BASE:-/tmp/rlaunch-slurm-sim}/run/slurmctld.pid
+sim_is_ours() { [ "$(cat "$SIM_PIDFILE" 2>/dev/null)" = "$SIM_CTLD_PID" ]; }
+sim_cluster_up() {
+	local tool deadline
+	SIM="$(cd "$(dirname "${BASH_SOURCE[0]}")/../cluster" && pwd)/slurm-sim.sh"
+	for tool in slurmctld slurmd srun munged ip; do
+		command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/install-deps.sh)"; exit 77; }
+	done
+	[ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
+	export SIM_ETC_HOSTS=1 # the agents of the slurm provider find the first node by name
+	deadline=$((SECONDS + 60))
+	while ! "$SIM" up "$@" >"$T/sim.log" 2>&1; do
+		grep -q "already up" "$T/sim.log" || { cat "$T/sim.log" >&2; die "the simulated cluster did not come up"; }
+		[ "$SECONDS" -lt "$deadline" ] || die "the simulated cluster stayed up (another test?) for 60 s"
+		sleep 2
+	done
+	SIM_CTLD_PID=$(cat "$SIM_PIDFILE")
+	SIM_DOWN="sim_is_ours && \"$SIM\" down >/dev/null 2>&1"
+	EXTRA_CLEANUP=$SIM_DOWN
+	eval "$("$SIM" env)"
+}

@@ -10,7 +10,6 @@
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-SIM="$ROOT/tests/cluster/slurm-sim.sh"
 SCRIPT="$ROOT/launchers/rlaunch.sbatch"
 PY=/usr/bin/python3
 for tool in slurmctld slurmd srun sbatch munged ip; do
@@ -19,28 +18,14 @@ done
 [ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
 "$PY" -c 'import torch.distributed' 2>/dev/null || { echo "SKIP: $PY cannot import torch"; exit 77; }
 
-# One simulated cluster at a time on this machine: when another test has it up,
-# wait (up to 60 s) for it to go down. Only a cluster we brought up is taken down.
-export SIM_ETC_HOSTS=1 # the agents of the slurm provider find the first node by name
-deadline=$((SECONDS + 60))
-while ! "$SIM" up 2 2 4 >"$T/sim.log" 2>&1; do
-	grep -q "already up" "$T/sim.log" || { cat "$T/sim.log" >&2; die "the simulated cluster did not come up"; }
-	[ "$SECONDS" -lt "$deadline" ] || die "the simulated cluster stayed up (another test?) for 60 s"
-	sleep 2
-done
-# ours as long as its slurmctld is the one we started: never take down a
-# cluster that someone else brought up after ours went away
-CTLD_PIDFILE=${SIM_BASE:-/tmp/rlaunch-slurm-sim}/run/slurmctld.pid
-CTLD_PID=$(cat "$CTLD_PIDFILE")
-ours() { [ "$(cat "$CTLD_PIDFILE" 2>/dev/null)" = "$CTLD_PID" ]; }
+sim_cluster_up 2 2 4
 # (and the files the docker stand-in put in the "containers": the host's /tmp)
-EXTRA_CLEANUP="ours && \"$SIM\" down >/dev/null 2>&1; remove_copies"
+EXTRA_CLEANUP="$SIM_DOWN; remove_copies"
 # shellcheck disable=SC2317 # run from the EXIT trap
 remove_copies() {
 	local f
 	while read -r f; do rm -f "$f" "$f.pid"; done < <(cat "$T/copied" 2>/dev/null)
 }
-eval "$("$SIM" env)"
 unset RLAUNCH_TOKEN
 
 # submit DIR ARGS...: sbatch --wait from DIR (the submit directory); output in
@@ -52,7 +37,7 @@ submit() {
 	(cd "$dir" && RLAUNCH_TEST_MARK="$MARK" exec sbatch --wait -N2 --gpus-per-node=2 \
 		-o "$dir/job.out" "$@") >"$dir/sbatch.out" 2>&1
 	local rc=$?
-	ours || die "the simulated cluster went away during the job (another test took it down?)"
+	sim_is_ours || die "the simulated cluster went away during the job (another test took it down?)"
 	return "$rc"
 }
 
@@ -153,7 +138,7 @@ mkdir -p "$T/ray2"
 	sh -c 'echo rank=$RANK host=$(hostname) master=$MASTER_ADDR local=$LOCAL_RANK cvd=${CUDA_VISIBLE_DEVICES-unset} pwd=$PWD') \
 	>"$T/ray2/job.out" 2>&1
 rc=$?
-ours || die "the simulated cluster went away during the job (another test took it down?)"
+sim_is_ours || die "the simulated cluster went away during the job (another test took it down?)"
 [ "$rc" = 0 ] || { cat "$T/ray2/job.out" >&2; fail "ray, attached to job $rayjob: exit $rc"; }
 for r in 0 1 2 3; do
 	assert_contains "$T/ray2/job.out" \

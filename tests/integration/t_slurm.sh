@@ -5,16 +5,7 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-SIM="$(cd "$(dirname "$0")/../cluster" && pwd)/slurm-sim.sh"
-for tool in slurmctld slurmd srun munged ip; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/install-deps.sh)"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
-
-export SIM_ETC_HOSTS=1 # the agents find the first node of the step by name
-"$SIM" up 2 2 4 >"$T/sim.log" 2>&1 || { cat "$T/sim.log"; die "the simulated cluster did not come up"; }
-EXTRA_CLEANUP="\"$SIM\" down >/dev/null 2>&1" # only a cluster this test brought up
-eval "$("$SIM" env)"
+sim_cluster_up 2 2 4
 export RLAUNCH_TOKEN="slurm-test-$RANDOM$RANDOM"
 
 srun_rl() { # srun options ... -- rlaunch options ...
