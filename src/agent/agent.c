@@ -20,6 +20,7 @@
 #include "rlaunch/auth.h"
 #include "rlaunch/bootstrap.h"
 #include "rlaunch/command_path.h"
+#include "rlaunch/console.h"
 #include "rlaunch/coordinator.h"
 #include "rlaunch/cuda_devices.h"
 #include "rlaunch/exit_codes.h"
@@ -698,6 +699,9 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 	}
 
 	a.loop = uv_default_loop();
+	if ((rc = rl_console_start(a.loop)) < 0)
+		rl_warn("no console writer thread (%s): a console that stops reading will stall "
+			"supervision", strerror(-rc));
 	a.status = RL_EXIT_SYSTEM;
 	rc = start_controller(&a);
 	if (rc != 0) {
@@ -707,6 +711,7 @@ int rl_agent_run(const struct rl_options *o, char **envp)
 	}
 	uv_run(a.loop, UV_RUN_DEFAULT);
 out_loop:
+	rl_console_stop();
 	uv_loop_close(a.loop);
 	rl_job_destroy(a.job);
 	rl_coord_destroy(a.coord);

@@ -5,6 +5,13 @@
 #include <string.h>
 #include <unistd.h>
 
+static void (*sink)(const char *line, size_t len);
+
+void rl_log_set_sink(void (*fn)(const char *line, size_t len))
+{
+	sink = fn;
+}
+
 /* One write(2) per line so lines from several processes never interleave. */
 static void emit(const char *tag, const char *fmt, va_list ap)
 {
@@ -16,6 +23,10 @@ static void emit(const char *tag, const char *fmt, va_list ap)
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
+	if (sink) {
+		sink(line, len);
+		return;
+	}
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(STDERR_FILENO, line + off, len - off);
 		if (w <= 0)

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rlaunch/console.h"
+
 static void write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -12,7 +14,7 @@ static void write_all(int fd, const char *p, size_t n)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return; /* console gone (EPIPE): drop, keep supervising */
+			return; /* disk full, or the like: drop, keep supervising */
 		p += w;
 		n -= (size_t)w;
 	}
@@ -30,7 +32,7 @@ static void flush_line(struct rl_output_stream *s, bool end_of_line)
 	if (s->log_fd >= 0)
 		write_all(s->log_fd, text, len + (end_of_line ? 1 : 0));
 	if (s->console_fd >= 0)
-		write_all(s->console_fd, s->line, s->prefix_len + len + 1);
+		rl_console_write(s->console_fd, s->line, s->prefix_len + len + 1);
 	s->line_len = 0;
 }
 
@@ -67,6 +69,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		if (s->line_len == RL_OUTPUT_LINE_MAX - 1)
 			flush_line(s, false);
 	}
+	/* backpressure: the rank blocks in write(2) until the console catches up */
+	if (s->console_fd >= 0 && !s->draining && rl_console_congested()) {
+		uv_read_stop(stream);
+		s->reading = false;
+		s->paused = true;
+	}
 }
 
 int rl_output_stream_init(uv_loop_t *loop, struct rl_output_stream *s, int console_fd,
@@ -92,6 +100,20 @@ int rl_output_stream_start(struct rl_output_stream *s)
 	int rc = uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
 	s->reading = rc == 0;
 	return rc;
+}
+
+void rl_output_stream_resume(struct rl_output_stream *s)
+{
+	if (!s->paused || s->eof || uv_is_closing((uv_handle_t *)&s->pipe))
+		return;
+	s->paused = false;
+	rl_output_stream_start(s);
+}
+
+void rl_output_stream_drain(struct rl_output_stream *s)
+{
+	s->draining = true;
+	rl_output_stream_resume(s);
 }
 
 static void on_close(uv_handle_t *h)

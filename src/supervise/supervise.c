@@ -13,6 +13,7 @@
 
 #include "rlaunch/exit_codes.h"
 #include "rlaunch/log.h"
+#include "rlaunch/console.h"
 #include "rlaunch/rank_output.h"
 #include "rlaunch/reaper.h"
 #include "rlaunch/summary.h"
@@ -215,12 +216,32 @@ static bool stop_complete(struct rl_job *job)
 		return false;
 	if (job->live > 0 || signal_everything(job, 0))
 		return false;
-	if (!job->all_gone_at)
+	if (!job->all_gone_at) {
 		job->all_gone_at = now;
+		/* no one writes any more: read what is left, congested console or not */
+		for (int i = 0; i < job->nranks; i++) {
+			if (job->ranks[i].piped) {
+				rl_output_stream_drain(&job->ranks[i].out);
+				rl_output_stream_drain(&job->ranks[i].err);
+			}
+		}
+	}
 	if (!output_drained(job) && now - job->all_gone_at < DRAIN_WAIT_MS)
 		return false;
 	close_attempt(job);
 	return true;
+}
+
+/* The console caught up: ranks paused for it may print again. */
+static void on_console_relief(void *ctx)
+{
+	struct rl_job *job = ctx;
+	for (int i = 0; i < job->nranks; i++) {
+		if (job->ranks[i].piped) {
+			rl_output_stream_resume(&job->ranks[i].out);
+			rl_output_stream_resume(&job->ranks[i].err);
+		}
+	}
 }
 
 static void on_stream_eof(struct rl_output_stream *s)
@@ -663,6 +684,7 @@ int rl_job_create(struct rl_job **out, uv_loop_t *loop, const struct rl_job_para
 	uv_signal_start(&job->sigchld, on_sigchld, SIGCHLD);
 	uv_timer_init(loop, &job->poll);
 	job->poll.data = job;
+	rl_console_on_relief(on_console_relief, job);
 	*out = job;
 	return 0;
 }
@@ -672,6 +694,7 @@ void rl_job_close(struct rl_job *job)
 	if (job->state == JOB_CLOSED)
 		return;
 	job->state = JOB_CLOSED;
+	rl_console_on_relief(NULL, NULL);
 	for (size_t i = 0; i < NSIGNALS; i++)
 		uv_close((uv_handle_t *)&job->signals[i], NULL);
 	uv_close((uv_handle_t *)&job->sigchld, NULL);

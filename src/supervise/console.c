@@ -1,0 +1,287 @@
+#include "rlaunch/console.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rlaunch/log.h"
+
+#define CHUNK_MIN (16u << 10) /* small lines share a chunk: fewer mallocs, fewer writes */
+#define BATCH_MAX 64          /* chunks per writev */
+
+struct chunk {
+	struct chunk *next;
+	int fd;
+	size_t len, cap;
+	char data[];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t work;     /* the writer waits for chunks */
+	pthread_cond_t progress; /* rl_console_stop waits for bytes written */
+	struct chunk *head, *tail;
+	size_t queued;           /* bytes queued or being written */
+	uint64_t written;        /* bytes written or dropped by the writer, ever */
+	bool running, quit, congested, given_up;
+	pthread_t thread;
+	uv_async_t relief;
+	uv_loop_t *loop;
+	void (*on_relief)(void *ctx);
+	void *relief_ctx;
+} con = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void write_direct(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return; /* console gone (EPIPE): drop */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* writev until done; EAGAIN (someone else made the fd non-blocking) waits
+ * in poll; any other error drops the rest (the console is gone). */
+static void write_batch(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+			poll(&pfd, 1, -1);
+			continue;
+		}
+		if (w <= 0)
+			return;
+		while (n > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&con.mu);
+	for (;;) {
+		struct chunk *batch, *c;
+		struct iovec iov[BATCH_MAX];
+		size_t bytes = 0;
+		int n = 0;
+
+		while (!con.head && !con.quit)
+			pthread_cond_wait(&con.work, &con.mu);
+		if (!con.head)
+			break;
+		/* detach a run of chunks for one fd; new writes go to a fresh tail */
+		batch = con.head;
+		for (c = batch; c && c->fd == batch->fd && n < BATCH_MAX; c = c->next) {
+			iov[n].iov_base = c->data;
+			iov[n++].iov_len = c->len;
+			bytes += c->len;
+		}
+		con.head = c;
+		if (!c)
+			con.tail = NULL;
+		pthread_mutex_unlock(&con.mu);
+
+		write_batch(batch->fd, iov, n);
+		for (int i = 0; i < n; i++) {
+			c = batch->next;
+			free(batch);
+			batch = c;
+		}
+
+		pthread_mutex_lock(&con.mu);
+		con.queued -= bytes;
+		con.written += bytes;
+		if (con.given_up)
+			break; /* stopped while this write hung: the handle is closed */
+		if (con.congested && con.queued < RL_CONSOLE_LOW_WATER) {
+			con.congested = false;
+			uv_async_send(&con.relief);
+		}
+		pthread_cond_broadcast(&con.progress);
+	}
+	pthread_mutex_unlock(&con.mu);
+	return NULL;
+}
+
+static void on_relief(uv_async_t *h)
+{
+	(void)h;
+	if (con.on_relief)
+		con.on_relief(con.relief_ctx);
+}
+
+static void log_sink(const char *line, size_t len)
+{
+	rl_console_write(STDERR_FILENO, line, len);
+}
+
+int rl_console_start(uv_loop_t *loop)
+{
+	pthread_condattr_t attr;
+	sigset_t all, old;
+	int rc;
+
+	if (con.running)
+		return -EALREADY;
+	rc = uv_async_init(loop, &con.relief, on_relief);
+	if (rc < 0)
+		return rc;
+	uv_unref((uv_handle_t *)&con.relief);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&con.progress, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_cond_init(&con.work, NULL);
+	con.loop = loop;
+	con.quit = con.congested = con.given_up = false;
+
+	/* signals go to the loop thread, never to the writer */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&con.thread, NULL, writer_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		uv_close((uv_handle_t *)&con.relief, NULL);
+		uv_run(loop, UV_RUN_NOWAIT);
+		return -rc;
+	}
+	pthread_mutex_lock(&con.mu);
+	con.running = true;
+	pthread_mutex_unlock(&con.mu);
+	rl_log_set_sink(log_sink);
+	return 0;
+}
+
+void rl_console_write(int fd, const char *buf, size_t len)
+{
+	struct chunk *c;
+
+	pthread_mutex_lock(&con.mu);
+	if (!con.running) {
+		bool drop = con.given_up;
+		pthread_mutex_unlock(&con.mu);
+		if (!drop)
+			write_direct(fd, buf, len);
+		return;
+	}
+	c = con.tail;
+	if (!c || c->fd != fd || c->cap - c->len < len) {
+		size_t cap = len > CHUNK_MIN ? len : CHUNK_MIN;
+		c = malloc(sizeof(*c) + cap);
+		if (!c) {
+			pthread_mutex_unlock(&con.mu);
+			return; /* out of memory: the line is lost, supervision is not */
+		}
+		c->next = NULL;
+		c->fd = fd;
+		c->len = 0;
+		c->cap = cap;
+		if (con.tail)
+			con.tail->next = c;
+		else
+			con.head = c;
+		con.tail = c;
+	}
+	memcpy(c->data + c->len, buf, len);
+	c->len += len;
+	con.queued += len;
+	if (con.queued > RL_CONSOLE_HIGH_WATER)
+		con.congested = true;
+	pthread_cond_signal(&con.work);
+	pthread_mutex_unlock(&con.mu);
+}
+
+bool rl_console_congested(void)
+{
+	bool congested;
+
+	pthread_mutex_lock(&con.mu);
+	congested = con.congested;
+	pthread_mutex_unlock(&con.mu);
+	return congested;
+}
+
+void rl_console_on_relief(void (*fn)(void *ctx), void *ctx)
+{
+	con.on_relief = fn;
+	con.relief_ctx = ctx;
+}
+
+static void deadline_in(struct timespec *ts, int seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += seconds;
+}
+
+size_t rl_console_stop(void)
+{
+	struct timespec deadline;
+	uint64_t seen;
+	size_t dropped = 0;
+	bool stalled = false;
+
+	pthread_mutex_lock(&con.mu);
+	if (!con.running) {
+		pthread_mutex_unlock(&con.mu);
+		return 0;
+	}
+	seen = con.written;
+	deadline_in(&deadline, RL_CONSOLE_EXIT_STALL_S);
+	while (con.queued > 0 && !stalled) {
+		int rc = pthread_cond_timedwait(&con.progress, &con.mu, &deadline);
+		if (con.written != seen) {
+			seen = con.written;
+			deadline_in(&deadline, RL_CONSOLE_EXIT_STALL_S);
+		} else if (rc == ETIMEDOUT) {
+			stalled = true;
+		}
+	}
+	con.running = false;
+	rl_log_set_sink(NULL);
+	if (stalled) {
+		/* the writer sits in write(2) on a console that does not read: drop
+		 * what waits behind it and leave it there; it ends with the process */
+		struct chunk *c = con.head, *next;
+		con.given_up = true;
+		dropped = con.queued;
+		for (; c; c = next) {
+			next = c->next;
+			free(c);
+		}
+		con.head = con.tail = NULL;
+		pthread_mutex_unlock(&con.mu);
+		pthread_detach(con.thread);
+	} else {
+		con.quit = true;
+		pthread_cond_signal(&con.work);
+		pthread_mutex_unlock(&con.mu);
+		pthread_join(con.thread, NULL);
+	}
+	con.on_relief = NULL;
+	uv_close((uv_handle_t *)&con.relief, NULL);
+	uv_run(con.loop, UV_RUN_NOWAIT);
+	return dropped;
+}
