@@ -31,6 +31,7 @@ struct rl_peer {
 	const struct rl_peer_ops *ops;
 	void *data;
 	char name[80];          /* "addr:port" of the other end, for messages */
+	char addr[64];          /* the other end's address alone: who holds connections */
 	bool authenticated;
 	uint8_t key[32];        /* session key once authenticated */
 	uint8_t send_dir, recv_dir;
@@ -44,7 +45,7 @@ struct rl_peer {
 
 /** uv_tcp_init on loop; the caller then accepts or connects on p->tcp. */
 int rl_peer_init(uv_loop_t *loop, struct rl_peer *p, const struct rl_peer_ops *ops, void *data);
-/** Start reading (after accept / connect); fills p->name. */
+/** Start reading (after accept / connect); fills p->name and p->addr. */
 int rl_peer_start(struct rl_peer *p);
 /**
  * The handshake is done: allow frames up to RL_WIRE_MAX_FRAME, and from now

@@ -17,6 +17,9 @@
 #define HANDSHAKE_TIMEOUT_MS 3000
 #define HOUSEKEEPING_MS 500
 #define MAX_PENDING 256        /* connections not yet authenticated */
+/* once half of those slots are taken, one address may hold this many: a
+ * single host flooding the port cannot keep the other nodes out */
+#define MAX_PENDING_PER_SOURCE 64
 #define LOG_WINDOW_MS 10000    /* rejected peers: at most LOG_BURST lines per window */
 #define LOG_BURST 5
 
@@ -859,6 +862,18 @@ static int add_member(struct rl_coord *c, struct member *m)
 	return 0;
 }
 
+/* Connections from addr that have not authenticated yet. */
+static size_t pending_from(const struct rl_coord *c, const char *addr)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->nm; i++) {
+		const struct member *m = c->m[i];
+		if (!m->local && m->state == M_HANDSHAKE && strcmp(m->peer.addr, addr) == 0)
+			n++;
+	}
+	return n;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct rl_coord *c = server->data;
@@ -886,6 +901,10 @@ static void on_connection(uv_stream_t *server, int status)
 	c->pending++;
 	if (c->pending > MAX_PENDING || c->phase == PHASE_FINAL) {
 		drop(m, "too many connections waiting to authenticate");
+		return;
+	}
+	if (c->pending > MAX_PENDING / 2 && pending_from(c, m->peer.addr) > MAX_PENDING_PER_SOURCE) {
+		drop(m, "too many connections from this address waiting to authenticate");
 		return;
 	}
 	rl_auth_nonce(m->nonce);

@@ -136,6 +136,7 @@ int rl_peer_start(struct rl_peer *p)
 			snprintf(p->name, sizeof(p->name), "[%s]:%d", host, ntohs(a->sin6_port));
 		}
 	}
+	snprintf(p->addr, sizeof(p->addr), "%s", host);
 	uv_tcp_nodelay(&p->tcp, 1);
 	keep_alive(p);
 	p->last_rx = p->last_tx = uv_now(p->tcp.loop);

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Hostile peers on the coordinator port while a real job waits for its
-# second agent: a replayed handshake, a slow-loris, a thousand connections.
-# The job is unaffected; strangers are dropped and logged, rate-limited.
+# second agent: a replayed handshake, a slow-loris, a thousand connections
+# opened and dropped; then a host that holds a thousand connections open
+# (and reopens every one dropped) while the second agent joins. The job is
+# unaffected; strangers are dropped and logged, rate-limited.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -69,8 +71,47 @@ for _ in range(1000):
 print("hostile client done")
 PY
 
+# 4. a flood from one stranger host (127.0.0.66) that keeps 1000 connections open
+/usr/bin/python3 - "$PORT" >"$T/flood.log" 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.socket()
+    s.bind(("127.0.0.66", 0))
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        pass
+    s.setblocking(False)
+    return s
+socks = [conn() for _ in range(1000)]
+print("holding", len(socks), flush=True)
+t0, reopened = time.time(), 0
+while time.time() - t0 < 10:
+    for i, s in enumerate(socks):
+        try:
+            if s.recv(4096):
+                continue
+        except BlockingIOError:
+            continue
+        except OSError:
+            pass
+        s.close()
+        socks[i] = conn()
+        reopened += 1
+    time.sleep(0.05)
+print("reopened", reopened, flush=True)
+PY
+flood=$!
+wait_files 1 "$T/flood.log" 10 && for _ in $(seq 200); do grep -q holding "$T/flood.log" && break; sleep 0.05; done
+grep -q holding "$T/flood.log" || fail "the flood never got going: $(cat "$T/flood.log")"
+start=$(now)
 OUT="$T" agent "$T/agent.2" 127.0.0.2 --rdzv-endpoint "$EP" --nodes 2 -- sh -c 'echo ok > "$OUT/ran.$RANK"'
 wait_agents
+took=$(elapsed_since "$start")
+kill -0 "$flood" 2>/dev/null || fail "the flood was over before the job ended: the test proves nothing"
+wait "$flood"
+less_than "$took" 3 || fail "the second agent took ${took}s to join and finish during the flood"
 assert_eq "${RCS[*]}" "0 0" "the job is unaffected"
 assert_eq "$(cat "$T"/ran.* | wc -l)" 2 "every rank ran"
 assert_contains "$T/agent.1" "wrong job token" "the replay is logged as a bad proof"
