@@ -84,7 +84,10 @@ cat >"$T/bin/docker" <<'EOF'
 # container named ray-worker whose file system is the host's.
 set -u
 case ${1:-} in
-cp) echo "${3#ray-worker:}" >>"$FAKE_COPIED" && exec cp "$2" "${3#ray-worker:}" ;;
+# the "containers" of both nodes share the host's /tmp: copy under a name of
+# our own, then rename, or the two nodes' copies race (cp: File exists)
+cp) dst=${3#ray-worker:}
+	echo "$dst" >>"$FAKE_COPIED" && cp "$2" "$dst.$$" && exec mv -f "$dst.$$" "$dst" ;;
 exec)
 	shift
 	keep=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
