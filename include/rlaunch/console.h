@@ -43,11 +43,11 @@ void rl_console_on_relief(void (*fn)(void *ctx), void *ctx);
 
 /**
  * Write out what is queued, waiting as long as the console makes progress
- * (RL_CONSOLE_EXIT_STALL_S without a byte written drops the rest), stop the
- * thread and close the handle (runs the loop once, without blocking, for
- * that). Writes are direct again afterwards, or dropped when the console
- * was given up as stalled. Returns the bytes dropped.
+ * (RL_CONSOLE_EXIT_STALL_S without a byte written gives it up: the rest is
+ * dropped, and so is everything written later, which would block the same
+ * way), stop the thread and close the handle (runs the loop once, without
+ * blocking, for that). Otherwise later writes go directly to the fd.
  */
-size_t rl_console_stop(void);
+void rl_console_stop(void);
 
 #endif

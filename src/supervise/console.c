@@ -15,6 +15,7 @@
 
 #define CHUNK_MIN (16u << 10) /* small lines share a chunk: fewer mallocs, fewer writes */
 #define BATCH_MAX 64          /* chunks per writev */
+#define WRITE_MAX (64u << 10) /* bytes per writev: a slow console shows progress often */
 
 struct chunk {
 	struct chunk *next;
@@ -51,12 +52,34 @@ static void write_direct(int fd, const char *p, size_t n)
 	}
 }
 
-/* writev until done; EAGAIN (someone else made the fd non-blocking) waits
- * in poll; any other error drops the rest (the console is gone). */
-static void write_batch(int fd, struct iovec *iov, int n)
+/* Bytes written (or dropped: the console is gone) by the writer. False once
+ * rl_console_stop gave the console up: the handle is closed, stop there.
+ * Called with con.mu held. */
+static bool account_locked(size_t n)
+{
+	if (con.given_up)
+		return false;
+	con.queued -= n;
+	con.written += n;
+	if (con.congested && con.queued < RL_CONSOLE_LOW_WATER) {
+		con.congested = false;
+		uv_async_send(&con.relief);
+	}
+	pthread_cond_broadcast(&con.progress);
+	return true;
+}
+
+/* writev until done, accounting every return, so that a slow console shows
+ * progress at least every WRITE_MAX bytes. EAGAIN (someone else made the fd
+ * non-blocking) waits in poll; any other error drops the rest. False when
+ * the console was given up meanwhile. */
+static bool write_batch(int fd, struct iovec *iov, int n)
 {
 	while (n > 0) {
 		ssize_t w = writev(fd, iov, n);
+		size_t done = 0;
+		bool more;
+
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -64,37 +87,53 @@ static void write_batch(int fd, struct iovec *iov, int n)
 			poll(&pfd, 1, -1);
 			continue;
 		}
-		if (w <= 0)
-			return;
-		while (n > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
+		if (w <= 0) { /* console gone (EPIPE): drop the rest */
+			for (int i = 0; i < n; i++)
+				done += iov[i].iov_len;
+			n = 0;
+		} else {
+			done = (size_t)w;
+			while (n > 0 && (size_t)w >= iov->iov_len) {
+				w -= (ssize_t)iov->iov_len;
+				iov++;
+				n--;
+			}
+			if (n > 0) {
+				iov->iov_base = (char *)iov->iov_base + w;
+				iov->iov_len -= (size_t)w;
+			}
 		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		pthread_mutex_lock(&con.mu);
+		more = account_locked(done);
+		pthread_mutex_unlock(&con.mu);
+		if (!more)
+			return false;
 	}
+	return true;
 }
 
 static void *writer_main(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&con.mu);
 	for (;;) {
 		struct chunk *batch, *c;
 		struct iovec iov[BATCH_MAX];
 		size_t bytes = 0;
+		bool more;
 		int n = 0;
 
+		pthread_mutex_lock(&con.mu);
 		while (!con.head && !con.quit)
 			pthread_cond_wait(&con.work, &con.mu);
-		if (!con.head)
-			break;
-		/* detach a run of chunks for one fd; new writes go to a fresh tail */
+		if (!con.head) {
+			pthread_mutex_unlock(&con.mu);
+			return NULL;
+		}
+		/* detach a run of chunks for one fd, WRITE_MAX bytes or one chunk;
+		 * new writes go to a fresh tail */
 		batch = con.head;
-		for (c = batch; c && c->fd == batch->fd && n < BATCH_MAX; c = c->next) {
+		for (c = batch; c && c->fd == batch->fd && n < BATCH_MAX &&
+				(n == 0 || bytes + c->len <= WRITE_MAX); c = c->next) {
 			iov[n].iov_base = c->data;
 			iov[n++].iov_len = c->len;
 			bytes += c->len;
@@ -104,26 +143,15 @@ static void *writer_main(void *arg)
 			con.tail = NULL;
 		pthread_mutex_unlock(&con.mu);
 
-		write_batch(batch->fd, iov, n);
+		more = write_batch(batch->fd, iov, n);
 		for (int i = 0; i < n; i++) {
 			c = batch->next;
 			free(batch);
 			batch = c;
 		}
-
-		pthread_mutex_lock(&con.mu);
-		con.queued -= bytes;
-		con.written += bytes;
-		if (con.given_up)
-			break; /* stopped while this write hung: the handle is closed */
-		if (con.congested && con.queued < RL_CONSOLE_LOW_WATER) {
-			con.congested = false;
-			uv_async_send(&con.relief);
-		}
-		pthread_cond_broadcast(&con.progress);
+		if (!more)
+			return NULL; /* given up while this write hung */
 	}
-	pthread_mutex_unlock(&con.mu);
-	return NULL;
 }
 
 static void on_relief(uv_async_t *h)
@@ -146,6 +174,8 @@ int rl_console_start(uv_loop_t *loop)
 
 	if (con.running)
 		return -EALREADY;
+	if (con.given_up)
+		return -EBUSY; /* a writer may still hang in write(2) */
 	rc = uv_async_init(loop, &con.relief, on_relief);
 	if (rc < 0)
 		return rc;
@@ -156,7 +186,7 @@ int rl_console_start(uv_loop_t *loop)
 	pthread_condattr_destroy(&attr);
 	pthread_cond_init(&con.work, NULL);
 	con.loop = loop;
-	con.quit = con.congested = con.given_up = false;
+	con.quit = con.congested = false;
 
 	/* signals go to the loop thread, never to the writer */
 	sigfillset(&all);
@@ -171,7 +201,7 @@ int rl_console_start(uv_loop_t *loop)
 	pthread_mutex_lock(&con.mu);
 	con.running = true;
 	pthread_mutex_unlock(&con.mu);
-	rl_log_set_sink(log_sink);
+	rl_log_set_sink(log_sink); /* for good: rl_console_write writes directly once stopped */
 	return 0;
 }
 
@@ -236,17 +266,16 @@ static void deadline_in(struct timespec *ts, int seconds)
 	ts->tv_sec += seconds;
 }
 
-size_t rl_console_stop(void)
+void rl_console_stop(void)
 {
 	struct timespec deadline;
 	uint64_t seen;
-	size_t dropped = 0;
 	bool stalled = false;
 
 	pthread_mutex_lock(&con.mu);
 	if (!con.running) {
 		pthread_mutex_unlock(&con.mu);
-		return 0;
+		return;
 	}
 	seen = con.written;
 	deadline_in(&deadline, RL_CONSOLE_EXIT_STALL_S);
@@ -260,18 +289,18 @@ size_t rl_console_stop(void)
 		}
 	}
 	con.running = false;
-	rl_log_set_sink(NULL);
 	if (stalled) {
 		/* the writer sits in write(2) on a console that does not read: drop
-		 * what waits behind it and leave it there; it ends with the process */
+		 * what waits behind it and leave it there; it ends with the process.
+		 * Later writes are dropped too: they would block the same way. */
 		struct chunk *c = con.head, *next;
 		con.given_up = true;
-		dropped = con.queued;
 		for (; c; c = next) {
 			next = c->next;
 			free(c);
 		}
 		con.head = con.tail = NULL;
+		con.queued = 0;
 		pthread_mutex_unlock(&con.mu);
 		pthread_detach(con.thread);
 	} else {
@@ -283,5 +312,4 @@ size_t rl_console_stop(void)
 	con.on_relief = NULL;
 	uv_close((uv_handle_t *)&con.relief, NULL);
 	uv_run(con.loop, UV_RUN_NOWAIT);
-	return dropped;
 }

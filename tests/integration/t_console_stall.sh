@@ -3,8 +3,9 @@
 # left alone, a wedged srun) must not stall the agent: heartbeats, signals and
 # the reaping of ranks go on, while the ranks that print feel the
 # backpressure, as they would on a terminal of their own. Once the console
-# reads again, every line arrives, whole and in order. A console that never
-# reads again delays the exit by 10 s at most.
+# reads again, every line arrives, whole and in order. A console that reads
+# slowly gets everything before rlaunch exits; one that never reads again
+# delays the exit by 10 s at most.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -52,6 +53,28 @@ for r in 2 3; do
 done
 assert_no_leftovers "stalled member console"
 rm -f "$T"/printed.*
+
+# --- a slow console (60 KB/s) at exit: everything arrives before rlaunch exits ------
+# (the rank prints 0.8 MB at once, and they take 14 s to get through: longer
+# than the 10 s a console may make no progress, so progress has to show while
+# the queue drains)
+/usr/bin/python3 -c '
+import os, sys, time
+while True:
+    b = os.read(0, 4096)
+    if not b:
+        break
+    os.write(1, b)
+    time.sleep(4096 / 60000)' <"$T/console" >"$T/slow.out" &
+reader=$!
+rl --gpus-per-node 1 -- sh -c 'exec awk -v r="$RANK" -v pad="$1" \
+	"BEGIN { for (i = 0; i < 12000; i++) printf \"rank %d line %d %s\\n\", r, i, pad }"' sh "$PAD" \
+	>"$T/console" 2>&1
+assert_eq "$?" 0 "a slow console at exit"
+wait "$reader"
+assert_eq "$(grep -c "^\[rank0\]:rank 0 line " "$T/slow.out")" 12000 "every line reached the slow console"
+assert_eq "$(tail -n 1 "$T/slow.out")" "[rank0]:rank 0 line 11999 $PAD" "the last line, whole"
+assert_no_leftovers "slow console"
 
 # --- one node, a console that never reads again: SIGTERM still ends everything -----
 # (started in the background: opening the FIFO waits for its reader)

@@ -75,14 +75,11 @@ PY
 /usr/bin/python3 - "$PORT" >"$T/flood.log" 2>&1 <<'PY' &
 import socket, sys, time
 port = int(sys.argv[1])
-def conn():
+def conn():  # never blocks: a full accept queue must not stall the flood
     s = socket.socket()
     s.bind(("127.0.0.66", 0))
-    try:
-        s.connect(("127.0.0.1", port))
-    except OSError:
-        pass
     s.setblocking(False)
+    s.connect_ex(("127.0.0.1", port))
     return s
 socks = [conn() for _ in range(1000)]
 print("holding", len(socks), flush=True)
@@ -109,9 +106,10 @@ start=$(now)
 OUT="$T" agent "$T/agent.2" 127.0.0.2 --rdzv-endpoint "$EP" --nodes 2 -- sh -c 'echo ok > "$OUT/ran.$RANK"'
 wait_agents
 took=$(elapsed_since "$start")
+echo "the second agent joined and finished in ${took}s during the flood"
 kill -0 "$flood" 2>/dev/null || fail "the flood was over before the job ended: the test proves nothing"
 wait "$flood"
-less_than "$took" 3 || fail "the second agent took ${took}s to join and finish during the flood"
+less_than "$took" 5 || fail "the second agent took ${took}s to join and finish during the flood"
 assert_eq "${RCS[*]}" "0 0" "the job is unaffected"
 assert_eq "$(cat "$T"/ran.* | wc -l)" 2 "every rank ran"
 assert_contains "$T/agent.1" "wrong job token" "the replay is logged as a bad proof"
