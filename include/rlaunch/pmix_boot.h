@@ -25,16 +25,19 @@ struct rl_pmix_result {
 /**
  * Exchange self (self->coord_port already set) with every agent of the
  * PMIx job. When secret->len is 0, PMIx rank 0's generated secret is used.
- * The fence waits timeout_s at most (an agent that never reaches it).
+ * The exchange runs on a thread of its own and takes timeout_s at most:
+ * any PMIx call blocks while the server waits on a peer that died, hangs or
+ * lost its network. On a timeout the peers that never published their node
+ * info are looked up (2 s more at most) and named in err, with their nodes.
  * Returns 0, or a negative errno with one line in err (library missing:
- * -ENOENT; a PMIx call failed: -EIO; the fence timed out: -ETIMEDOUT).
+ * -ENOENT; a PMIx call failed: -EIO; timed out: -ETIMEDOUT).
  */
 int rl_pmix_exchange(const struct rl_node_info *self, struct rl_secret *secret, double timeout_s,
 		     struct rl_pmix_result *out, char *err, size_t errlen);
 
-/** PMIx_Finalize, if rl_pmix_exchange got that far and left no fence
- * pending (finalizing would wait on it; exiting without is what PMIx
- * servers expect of a failed process). */
+/** PMIx_Finalize, if rl_pmix_exchange got that far and was not abandoned
+ * (finalizing would wait on it; exiting without is what PMIx servers expect
+ * of a failed process). */
 void rl_pmix_finalize(void);
 
 #endif

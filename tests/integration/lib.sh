@@ -214,7 +214,7 @@ sim_cluster_up() {
 		command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed (scripts/install-deps.sh)"; exit 77; }
 	done
 	[ "$(id -u)" = 0 ] || { echo "SKIP: the simulated cluster needs root"; exit 77; }
-	export SIM_ETC_HOSTS=1 # the agents of the slurm provider find the first node by name
+	export SIM_ETC_HOSTS=${SIM_ETC_HOSTS:-1} # the slurm provider finds the first node by name
 	deadline=$((SECONDS + 60))
 	while ! "$SIM" up "$@" >"$T/sim.log" 2>&1; do
 		grep -q "already up" "$T/sim.log" || { cat "$T/sim.log" >&2; die "the simulated cluster did not come up"; }

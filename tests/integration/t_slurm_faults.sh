@@ -2,12 +2,13 @@
 # Faults in the bootstrap stage, under a real srun --mpi=pmix on the simulated
 # Slurm cluster (tests/cluster/slurm-sim.sh): the agents have called PMIx_Init
 # and wait in the PMIx fence, where no rank exists yet and no rlaunch socket
-# is open. A test hook holds the agent of PMIx rank 1 before the fence; in
-# that window it is killed with SIGKILL, stopped with SIGSTOP, or its node
-# loses its link. Each time the agent that did reach the fence gives up
-# within --rdzv-timeout with status 75 and says why, the faulty one (woken,
-# or back on the network) does the same, srun ends, and nothing of the job
-# is left on any node. (Kill-a-rank has no bootstrap case: no rank exists.)
+# is open. A test hook holds the agent of PMIx rank 1 before it publishes its
+# node info; in that window it is killed with SIGKILL, stopped with SIGSTOP,
+# or its node loses its link. Each time the agent that did reach the fence
+# gives up within --rdzv-timeout (+ 2 s to find who is missing) with status
+# 75, naming PMIx rank 1 and its node, the faulty one (woken, or back on the
+# network) gives up the same way, srun ends, and nothing of the job is left
+# on any node. (Kill-a-rank has no bootstrap case: no rank exists yet.)
 #   RLAUNCH_SOAK_ITERATIONS=N tests/integration/t_slurm_faults.sh   (soak)
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +18,7 @@ unset RLAUNCH_TOKEN # PMIx rank 0 makes one
 ITER=${RLAUNCH_SOAK_ITERATIONS:-1}
 TIMEOUT=4 # --rdzv-timeout: bounds the fence
 DELAY=3   # the hook's pause of PMIx rank 1, the window for the fault
+BOUND=$((TIMEOUT + 4)) # the watchdog, 2 s asking who is missing, 2 s to spare
 EXE=$(readlink -f "$RLAUNCH")
 NODE2_LINK=${SIM_VETH:-vrl}2
 
@@ -47,12 +49,12 @@ gone_within() {
 start_step() {
 	local dir=$1 _
 	mkdir -p "$dir"
-	env RLAUNCH_TEST_MARK="$MARK" RLAUNCH_TEST_PMIX_FENCE_DELAY="1:$DELAY" \
+	env RLAUNCH_TEST_MARK="$MARK" RLAUNCH_TEST_PMIX_DELAY="1:$DELAY" \
 		srun -N2 --ntasks-per-node=1 --gpus-per-node=2 --mpi=pmix "$RLAUNCH" \
 		--rdzv-timeout "$TIMEOUT" --grace 2 -- sleep 120 >"$dir/out" 2>"$dir/err" &
 	SRUN=$!
 	for _ in $(seq 200); do
-		grep -q "pauses $DELAY s before the fence" "$dir/err" 2>/dev/null && break
+		grep -q "pauses $DELAY s before publishing" "$dir/err" 2>/dev/null && break
 		sleep 0.05
 	done
 	A0=$(node_agent_pid 1) || die "the agent on n1 never started"
@@ -87,10 +89,11 @@ for i in $(seq "$ITER"); do
 	kill -KILL "$A1"
 	start=$(now)
 	gone_within "$A0" $((TIMEOUT + 5)) || fail "SIGKILL: the agent on n1 still waits"
-	record "bootstrap, agent SIGKILL" "$(elapsed_since "$start")" $((TIMEOUT + 1))
+	record "bootstrap, agent SIGKILL" "$(elapsed_since "$start")" "$BOUND"
 	finish_step "$d/kill" "bootstrap, agent SIGKILL"
 	assert_contains "$d/kill/err" "n1: task 0: Exited with exit code 75" "SIGKILL: n1's agent: 75"
 	assert_contains "$d/kill/err" "did not complete within $TIMEOUT s" "SIGKILL: says the fence timed out"
+	assert_contains "$d/kill/err" "of PMIx rank 1 (n2)" "SIGKILL: names the node"
 	assert_contains "$d/kill/err" "n2: task 1: Killed" "SIGKILL: srun names the killed task"
 	[ "$SRUN_RC" != 0 ] || fail "SIGKILL: srun succeeded"
 
@@ -99,14 +102,15 @@ for i in $(seq "$ITER"); do
 	kill -STOP "$A1"
 	start=$(now)
 	gone_within "$A0" $((TIMEOUT + 5)) || fail "SIGSTOP: the agent on n1 still waits"
-	record "bootstrap, agent SIGSTOP" "$(elapsed_since "$start")" $((TIMEOUT + 1))
+	record "bootstrap, agent SIGSTOP" "$(elapsed_since "$start")" "$BOUND"
 	kill -CONT "$A1"
 	start=$(now)
 	gone_within "$A1" $((DELAY + TIMEOUT + 5)) || fail "SIGSTOP: the woken agent on n2 still waits"
-	record "bootstrap, SIGSTOP, woken" "$(elapsed_since "$start")" $((DELAY + TIMEOUT + 1))
+	record "bootstrap, SIGSTOP, woken" "$(elapsed_since "$start")" $((DELAY + BOUND))
 	finish_step "$d/stop" "bootstrap, agent SIGSTOP"
 	assert_eq "$SRUN_RC" 75 "SIGSTOP: srun's status"
 	assert_contains "$d/stop/err" "n1: task 0: Exited with exit code 75" "SIGSTOP: n1's agent: 75"
+	assert_contains "$d/stop/err" "of PMIx rank 1 (n2)" "SIGSTOP: names the node"
 	assert_contains "$d/stop/err" "n2: task 1: Exited with exit code 75" "SIGSTOP: n2's agent: 75"
 
 	# --- link down: n2 is cut off while its agent holds ---------------------------
@@ -114,13 +118,14 @@ for i in $(seq "$ITER"); do
 	ip link set "$NODE2_LINK" down
 	start=$(now)
 	gone_within "$A0" $((TIMEOUT + 5)) || fail "link down: the agent on n1 still waits"
-	record "bootstrap, link down (n1)" "$(elapsed_since "$start")" $((TIMEOUT + 1))
+	record "bootstrap, link down (n1)" "$(elapsed_since "$start")" "$BOUND"
 	gone_within "$A1" $((DELAY + TIMEOUT + 5)) || fail "link down: the agent on n2 still waits"
-	record "bootstrap, link down (n2)" "$(elapsed_since "$start")" $((DELAY + TIMEOUT + 1))
+	record "bootstrap, link down (n2)" "$(elapsed_since "$start")" $((DELAY + BOUND))
 	ip link set "$NODE2_LINK" up # slurmstepd on n2 can report to srun again
 	finish_step "$d/link" "bootstrap, link down"
 	assert_eq "$SRUN_RC" 75 "link down: srun's status"
 	assert_contains "$d/link/err" "n1: task 0: Exited with exit code 75" "link down: n1's agent: 75"
+	assert_contains "$d/link/err" "of PMIx rank 1 (n2)" "link down: names the node"
 done
 
 echo "summary over $ITER iteration(s):"
