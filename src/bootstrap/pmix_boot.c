@@ -233,10 +233,15 @@ static void name_missing(const pmix_proc_t *me, size_t count, char *out, size_t 
 			len += n > 0 ? (size_t)n : 0;
 		}
 	}
+	bool all_back = probes.pending == 0;
 	pthread_mutex_unlock(&probes.lock);
 	if (missing > PROBE_LISTED && len < outlen)
 		snprintf(out + len, outlen - len, " and %zu more", missing - PROBE_LISTED);
-	/* p stays allocated: callbacks may still come; the agent exits next */
+	for (size_t r = 0; hosts && r < count; r++)
+		free(hosts[r]);
+	free(hosts);
+	if (all_back)
+		free(p); /* otherwise it stays: a late callback still writes to it */
 }
 
 /* The exchange, run on a thread of its own (see rl_pmix_exchange): every
