@@ -16,6 +16,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,7 +62,10 @@ def main():
     args = ap.parse_args()
 
     rows = []
+    # torchrun leaves a torchelastic_* directory in $TMPDIR per run: give it one we remove
+    scratch = tempfile.TemporaryDirectory(prefix="rlaunch-bench-")
     for name, argv, env, share in candidates():
+        env = dict(env, TMPDIR=scratch.name)
         runs = max(3, int(args.runs * share))
         measure(argv, env)  # warm the page cache
         times, rss = [], []
