@@ -16,36 +16,20 @@ when installed.
 import argparse
 import os
 import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import FLOOR, RLAUNCH, ROOT, launcher_env, require_built, run_candidates
+
 RANKS = 4
 LINES = 250000
-MEASURE = os.path.join(ROOT, "build", "bench_measure")
 PRINT = f"yes 'a line of rank output, sixty bytes long with its newline..' | head -n {LINES}"
 
 
-def measure(argv, env):
-    """One run through build/bench_measure: (seconds, peak RSS MiB)."""
-    out = subprocess.run([MEASURE] + argv, env=env, check=True, capture_output=True, text=True)
-    ns, kib = out.stdout.split()
-    return int(ns) / 1e9, int(kib) / 1024.0
-
-
 def candidates():
-    env = dict(os.environ)
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    rl = os.path.join(ROOT, "build", "rlaunch")
-    floor = os.path.join(ROOT, "build", "bench_floor")
-    for path in (rl, floor, MEASURE):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"output.py: {path} is missing: run 'cmake --build build' first")
-    yield "ranks write directly (floor)", [floor, str(RANKS), "sh", "-c", PRINT], env, 1.0
-    yield "rlaunch (prefixed)", [rl, "--gpus-per-node", str(RANKS), "--", "sh", "-c", PRINT], env, 1.0
+    require_built("output.py")
+    env = launcher_env()
+    yield "ranks write directly (floor)", [FLOOR, str(RANKS), "sh", "-c", PRINT], env, 1.0
+    yield "rlaunch (prefixed)", [RLAUNCH, "--gpus-per-node", str(RANKS), "--", "sh", "-c", PRINT], env, 1.0
     mpirun = shutil.which("mpirun")
     if mpirun:
         yield "mpirun --tag-output", [mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
@@ -65,19 +49,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results-output.md"))
     args = ap.parse_args()
 
-    rows = []
-    # torchrun leaves a torchelastic_* directory in $TMPDIR per run: give it one we remove
-    scratch = tempfile.TemporaryDirectory(prefix="rlaunch-bench-")
-    for name, argv, env, share in candidates():
-        env = dict(env, TMPDIR=scratch.name)
-        runs = max(3, int(args.runs * share))
-        times, rss = [], []
-        for _ in range(runs):
-            t, m = measure(argv, env)
-            times.append(t)
-            rss.append(m)
-        rows.append((name, statistics.median(times), max(rss), runs))
-        print(f"{name:30s} {rows[-1][1]:8.2f} s  {rows[-1][2]:7.1f} MiB  ({runs} runs)", flush=True)
+    rows = run_candidates(candidates(), args.runs)
 
     mb = RANKS * LINES * 60 / 1e6
     floor_s, rl_s = rows[0][1], rows[1][1]

@@ -13,34 +13,18 @@ build); mpirun and torchrun are measured when installed.
 import argparse
 import os
 import shutil
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from harness import FLOOR, RLAUNCH, ROOT, launcher_env, require_built, run_candidates
+
 RANKS = 8
-MEASURE = os.path.join(ROOT, "build", "bench_measure")
-
-
-def measure(argv, env):
-    """One run through build/bench_measure: (seconds, peak RSS MiB)."""
-    out = subprocess.run([MEASURE] + argv, env=env, check=True, capture_output=True, text=True)
-    ns, kib = out.stdout.split()
-    return int(ns) / 1e9, int(kib) / 1024.0
 
 
 def candidates():
-    env = dict(os.environ)
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    rl = os.path.join(ROOT, "build", "rlaunch")
-    floor = os.path.join(ROOT, "build", "bench_floor")
-    for path in (rl, floor, MEASURE):
-        if not os.access(path, os.X_OK):
-            sys.exit(f"startup.py: {path} is missing: run 'cmake --build build' first")
-    yield "fork+exec floor", [floor, str(RANKS), "/bin/true"], env, 1.0
-    yield "rlaunch", [rl, "--gpus-per-node", str(RANKS), "--", "/bin/true"], env, 1.0
+    require_built("startup.py")
+    env = launcher_env()
+    yield "fork+exec floor", [FLOOR, str(RANKS), "/bin/true"], env, 1.0
+    yield "rlaunch", [RLAUNCH, "--gpus-per-node", str(RANKS), "--", "/bin/true"], env, 1.0
     mpirun = shutil.which("mpirun")
     if mpirun:
         yield "mpirun (Open MPI)", [mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
@@ -61,21 +45,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results-startup.md"))
     args = ap.parse_args()
 
-    rows = []
-    # torchrun leaves a torchelastic_* directory in $TMPDIR per run: give it one we remove
-    scratch = tempfile.TemporaryDirectory(prefix="rlaunch-bench-")
-    for name, argv, env, share in candidates():
-        env = dict(env, TMPDIR=scratch.name)
-        runs = max(3, int(args.runs * share))
-        measure(argv, env)  # warm the page cache
-        times, rss = [], []
-        for _ in range(runs):
-            t, m = measure(argv, env)
-            times.append(t)
-            rss.append(m)
-        rows.append((name, statistics.median(times) * 1000, max(rss), runs))
-        print(f"{name:20s} {rows[-1][1]:9.2f} ms  {rows[-1][2]:7.1f} MiB  ({runs} runs)",
-              flush=True)
+    rows = [(name, sec * 1000, rss, runs)
+            for name, sec, rss, runs in run_candidates(candidates(), args.runs, warm=True)]
 
     floor_ms = rows[0][1]
     rl_ms = rows[1][1]

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rlaunch/write_all.h"
+
 static void (*sink)(const char *line, size_t len);
 
 void rl_log_set_sink(void (*fn)(const char *line, size_t len))
@@ -27,12 +29,7 @@ static void emit(const char *tag, const char *fmt, va_list ap)
 		sink(line, len);
 		return;
 	}
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(STDERR_FILENO, line + off, len - off);
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	rl_write_all(STDERR_FILENO, line, len);
 }
 
 void rl_log(const char *fmt, ...)

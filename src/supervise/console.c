@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "rlaunch/log.h"
+#include "rlaunch/write_all.h"
 
 #define CHUNK_MIN (16u << 10) /* small lines share a chunk: fewer mallocs, fewer writes */
 #define BATCH_MAX 64          /* chunks per writev */
@@ -38,19 +39,6 @@ static struct {
 	void (*on_relief)(void *ctx);
 	void *relief_ctx;
 } con = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static void write_direct(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* console gone (EPIPE): drop */
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 /* Bytes written (or dropped: the console is gone) by the writer. False once
  * rl_console_stop gave the console up: the handle is closed, stop there.
@@ -214,7 +202,7 @@ void rl_console_write(int fd, const char *buf, size_t len)
 		bool drop = con.given_up;
 		pthread_mutex_unlock(&con.mu);
 		if (!drop)
-			write_direct(fd, buf, len);
+			rl_write_all(fd, buf, len);
 		return;
 	}
 	c = con.tail;

@@ -1,24 +1,10 @@
 #include "rlaunch/rank_output.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rlaunch/console.h"
-
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return; /* disk full, or the like: drop, keep supervising */
-		p += w;
-		n -= (size_t)w;
-	}
-}
+#include "rlaunch/write_all.h"
 
 /* s->line holds prefix + text. The log gets the bytes as written; the
  * console always gets whole lines, so a long line split in pieces still
@@ -30,7 +16,7 @@ static void flush_line(struct rl_output_stream *s, bool end_of_line)
 
 	text[len] = '\n';
 	if (s->log_fd >= 0)
-		write_all(s->log_fd, text, len + (end_of_line ? 1 : 0));
+		rl_write_all(s->log_fd, text, len + (end_of_line ? 1 : 0));
 	if (s->console_fd >= 0)
 		rl_console_write(s->console_fd, s->line, s->prefix_len + len + 1);
 	s->line_len = 0;

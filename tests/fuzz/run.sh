@@ -12,7 +12,7 @@ command -v clang >/dev/null || { echo "SKIP: clang is not installed (scripts/ins
 mkdir -p "$out"
 trap 'rm -rf "$out/build" "$out"/new-*' EXIT
 
-common=(src/common/strv.c src/common/log.c src/common/parse.c)
+common=(src/common/strv.c src/common/log.c src/common/parse.c src/common/write_all.c)
 declare -A sources=(
 	[wire]="src/rendezvous/wire.c"
 	[hostlist]="src/bootstrap/hostlist.c"
